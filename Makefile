@@ -1,0 +1,44 @@
+# Tambo — `make run` starts it with demo data; `make test` runs every check CI runs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_WORKERS ?= 2
+
+.PHONY: run test test-sqlite test-postgres lint bench install clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	mkdir -p var
+	$(BIN)/tambo migrate --noinput
+	$(BIN)/tambo demo
+	@echo "Tambo is at http://$(HOST):$(PORT)/"
+	$(BIN)/tambo runserver $(HOST):$(PORT)
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	DJANGO_SETTINGS_MODULE=tambo.settings.test $(BIN)/tambo makemigrations --check --dry-run
+
+test: lint test-sqlite
+	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "DATABASE_URL not set: PostgreSQL run skipped (CI sets it)."; fi
+
+test-sqlite: $(BIN)/.installed
+	env -u DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS)
+
+test-postgres: $(BIN)/.installed
+	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf var .pytest_cache

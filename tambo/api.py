@@ -1,0 +1,109 @@
+"""The JSON API under /api/v1/: one NinjaAPI, routers from each app, errors with stable codes.
+
+Every error body is ``{"error": {"code", "message", "field", "fields"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.security import HttpBearer, django_auth
+
+from tambo.core.errors import DomainError, ValidationFailed
+from tambo.identity.models import ApiToken
+
+
+class BearerToken(HttpBearer):
+    """Personal API tokens: ``Authorization: Bearer tmb_...``."""
+
+    def authenticate(self, request: HttpRequest, token: str) -> Any:
+        found = (
+            ApiToken.objects.select_related("user")
+            .filter(token_hash=ApiToken.hash(token), user__is_active=True)
+            .first()
+        )
+        if found is None:
+            return None
+        request.user = found.user
+        return found.user
+
+
+api = NinjaAPI(
+    title="Tambo API",
+    version="1.0.0",
+    description="Trámites del Estado en línea: catálogo, borradores, presentación y seguimiento.",
+    urls_namespace="api-1.0.0",
+    auth=[BearerToken(), django_auth],
+)
+
+
+def error_body(
+    code: str, message: str, field: str | None = None, fields: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "field": field, "fields": fields or {}}}
+
+
+@api.exception_handler(DomainError)
+def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    fields = (
+        exc.errors
+        if isinstance(exc, ValidationFailed)
+        else ({exc.field: exc.message} if exc.field else {})
+    )
+    return api.create_response(
+        request, error_body(exc.code, exc.message, exc.field, fields), status=exc.status
+    )
+
+
+def _loc_field(loc: list[Any]) -> str:
+    parts = [
+        str(p)
+        for p in loc
+        if p not in {"body", "query", "path", "header", "payload", "form", "file"}
+    ]
+    return ".".join(parts)
+
+
+@api.exception_handler(NinjaValidationError)
+def request_invalid(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    fields = {(_loc_field(e.get("loc", [])) or "body"): e.get("msg", "invalid") for e in exc.errors}
+    first = next(iter(fields), None)
+    return api.create_response(
+        request,
+        error_body("invalid_request", "The request does not match the schema.", first, fields),
+        status=422,
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request, error_body("not_authenticated", "Log in or send a valid token."), status=401
+    )
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return api.create_response(request, error_body("not_found", "Not found."), status=404)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    return api.create_response(
+        request, error_body(f"http_{exc.status_code}", str(exc)), status=exc.status_code
+    )
+
+
+def _register_routers() -> None:
+    from tambo.cases.api import router as cases_router
+    from tambo.catalog.api import router as catalog_router
+
+    api.add_router("/", catalog_router)
+    api.add_router("/", cases_router)
+
+
+_register_routers()

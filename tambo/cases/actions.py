@@ -1,0 +1,388 @@
+"""Writes on drafts and expedientes: one function per action.
+
+Each action checks permission, runs in one transaction, appends the audit entry,
+and leaves side effects for after commit. A filing either completes whole or leaves
+nothing behind: the files it stores are removed again if the transaction rolls back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from tambo.catalog.answers import validate_answers
+from tambo.catalog.fees import UnknownUIT
+from tambo.catalog.models import ProcedureVersion
+from tambo.catalog.queries import agency_calendar
+from tambo.catalog.texts import localize
+from tambo.core import audit, clock
+from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from tambo.identity import policy
+
+from .models import Document, Draft, Filing, FilingCounter, FilingStatus
+from .uploads import UploadRejected, check_file
+
+ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def start_draft(citizen: Any, version: ProcedureVersion) -> Draft:
+    policy.require(citizen, "draft.start")
+    if version.procedure.current_version_id != version.pk or not version.procedure.is_active:
+        raise Conflict(
+            _("Este trámite ya no está disponible en esta versión."), code="procedure_outdated"
+        )
+    now = clock.now()
+    with transaction.atomic():
+        draft = Draft.objects.create(
+            citizen=citizen, procedure_version=version, created_at=now, updated_at=now
+        )
+        audit.record(
+            "draft.started",
+            "draft",
+            draft.pk,
+            actor=citizen,
+            agency_code=version.procedure.agency.code,
+            data={"procedure": version.procedure.code, "version": version.number},
+        )
+    return draft
+
+
+def _locked_draft(citizen: Any, draft_id: Any, action: str) -> Draft:
+    draft = (
+        Draft.objects.select_for_update()
+        .select_related("procedure_version__procedure__agency")
+        .filter(pk=draft_id)
+        .first()
+    )
+    if draft is None:
+        raise NotFound(_("No encontramos ese borrador."))
+    policy.require(citizen, action, draft)
+    if Filing.objects.filter(draft_id=draft.pk).exists() and action != "draft.submit":
+        raise Conflict(_("Este borrador ya fue presentado."), code="draft_already_filed")
+    return draft
+
+
+def save_answers(citizen: Any, draft_id: Any, answers: dict[str, Any]) -> Draft:
+    """Save answers into a draft, checking the values given (missing ones are allowed).
+
+    Values that are wrong are reported and not saved; the others are kept.
+    """
+    with transaction.atomic():
+        draft = _locked_draft(citizen, draft_id, "draft.edit")
+        cleaned, errors = validate_answers(
+            draft.procedure_version.file, answers, set(), partial=True
+        )
+        merged = {**draft.answers, **cleaned}
+        for name, value in answers.items():
+            if value in (None, "") and name in merged:
+                merged.pop(name)
+        draft.answers = merged
+        draft.updated_at = clock.now()
+        draft.save(update_fields=["answers", "updated_at"])
+        audit.record(
+            "draft.saved", "draft", draft.pk, actor=citizen, data={"fields": sorted(cleaned)}
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    return draft
+
+
+def attach_document(
+    citizen: Any, draft_id: Any, field_name: str, stream: IO[bytes], filename: str
+) -> Document:
+    """Check an uploaded file by content and keep it with the draft (replacing the field's previous one)."""
+    stored_name: str | None = None
+    try:
+        with transaction.atomic():
+            draft = _locked_draft(citizen, draft_id, "draft.edit")
+            form = draft.procedure_version.file
+            field = next((f for f in form.form if f.name == field_name and f.type == "file"), None)
+            if field is None:
+                raise ValidationFailed({field_name: _("Este campo no admite archivos.")})
+            limit = settings.TAMBO_MAX_FILE_BYTES
+            if field.max_mb:
+                limit = min(limit, int(field.max_mb * 1024 * 1024))
+            try:
+                checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
+            except UploadRejected as exc:
+                raise ValidationFailed({field_name: str(exc)}) from None
+            previous = list(draft.documents.filter(field_name=field_name))
+            others = (
+                draft.documents.exclude(field_name=field_name).aggregate(total=Sum("size"))["total"]
+                or 0
+            )
+            if others + checked.size > settings.TAMBO_MAX_FILING_BYTES:
+                raise ValidationFailed(
+                    {
+                        field_name: _(
+                            "Los archivos de este trámite superan el máximo de %(mb)s MB en total."
+                        )
+                        % {"mb": settings.TAMBO_MAX_FILING_BYTES // (1024 * 1024)}
+                    }
+                )
+            document = Document(
+                owner=citizen,
+                draft=draft,
+                field_name=field_name,
+                original_name=(filename or "archivo")[-200:],
+                media_type=checked.media_type,
+                size=checked.size,
+                sha256=checked.sha256,
+                uploaded_at=clock.now(),
+            )
+            document.file.save(f"{document.pk}", File(stream), save=False)
+            stored_name = document.file.name
+            document.save()
+            for old in previous:
+                old.draft = None
+                old.save(update_fields=["draft"])
+                _delete_after_commit(old)
+            draft.updated_at = clock.now()
+            draft.save(update_fields=["updated_at"])
+            audit.record(
+                "draft.document_added",
+                "draft",
+                draft.pk,
+                actor=citizen,
+                data={
+                    "field": field_name,
+                    "sha256": checked.sha256,
+                    "size": checked.size,
+                    "media_type": checked.media_type,
+                },
+            )
+    except BaseException:
+        if stored_name:
+            Document.file.field.storage.delete(stored_name)
+        raise
+    return document
+
+
+def _delete_after_commit(document: Document) -> None:
+    name = document.file.name
+    pk = document.pk
+
+    def delete() -> None:
+        Document.objects.filter(pk=pk, filing__isnull=True).delete()
+        Document.file.field.storage.delete(name)
+
+    transaction.on_commit(delete)
+
+
+def remove_document(citizen: Any, draft_id: Any, field_name: str) -> None:
+    with transaction.atomic():
+        draft = _locked_draft(citizen, draft_id, "draft.edit")
+        for document in draft.documents.filter(field_name=field_name):
+            document.draft = None
+            document.save(update_fields=["draft"])
+            _delete_after_commit(document)
+        audit.record(
+            "draft.document_removed", "draft", draft.pk, actor=citizen, data={"field": field_name}
+        )
+
+
+def discard_draft(citizen: Any, draft_id: Any) -> None:
+    with transaction.atomic():
+        draft = _locked_draft(citizen, draft_id, "draft.discard")
+        for document in draft.documents.all():
+            _delete_after_commit(document)
+        audit.record("draft.discarded", "draft", draft.pk, actor=citizen)
+        draft.delete()
+
+
+@dataclass(frozen=True)
+class FilingResult:
+    filing: Filing
+    created: bool
+
+
+def _next_number(agency_id: int, agency_code: str, year: int) -> str:
+    """Take the next gapless number for the agency and year (row lock until commit)."""
+    FilingCounter.objects.bulk_create(
+        [FilingCounter(agency_id=agency_id, year=year)], ignore_conflicts=True
+    )
+    counter = FilingCounter.objects.select_for_update().get(agency_id=agency_id, year=year)
+    counter.last += 1
+    counter.save(update_fields=["last"])
+    return f"{agency_code}-{year}-{counter.last:07d}"
+
+
+def _access_code() -> str:
+    return "".join(secrets.choice(ACCESS_CODE_ALPHABET) for _ in range(8))
+
+
+def submit_draft(
+    citizen: Any, draft_id: Any, *, idempotency_key: str | None = None, channel: str = "web"
+) -> FilingResult:
+    """File the draft as an expediente; repeating the request returns the same expediente."""
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 80):
+        raise DomainError(
+            _("La clave Idempotency-Key debe tener entre 1 y 80 caracteres."),
+            code="bad_idempotency_key",
+            field="Idempotency-Key",
+        )
+    try:
+        with transaction.atomic():
+            return _submit(citizen, draft_id, idempotency_key, channel)
+    except IntegrityError:
+        # A concurrent request with the same key or draft won the race: return its result.
+        existing = _existing_filing(citizen, draft_id, idempotency_key)
+        if existing is None:
+            raise
+        return FilingResult(existing, created=False)
+
+
+def _existing_filing(citizen: Any, draft_id: Any, key: str | None) -> Filing | None:
+    if key is not None:
+        found = Filing.objects.filter(citizen=citizen, idempotency_key=key).first()
+        if found is not None:
+            if str(found.draft_id) != str(draft_id) and found.draft_id is not None:
+                raise Conflict(
+                    _("Esta clave Idempotency-Key ya se usó para otra solicitud."),
+                    code="idempotency_key_reused",
+                    field="Idempotency-Key",
+                )
+            return found
+    return Filing.objects.filter(draft_id=draft_id, citizen=citizen).first()
+
+
+def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> FilingResult:
+    draft = _locked_draft(citizen, draft_id, "draft.submit")
+    existing = _existing_filing(citizen, draft.pk, key)
+    if existing is not None:
+        return FilingResult(existing, created=False)
+    version = draft.procedure_version
+    procedure = version.procedure
+    form = version.file
+    documents = list(draft.documents.all())
+    present = {d.field_name for d in documents}
+    cleaned, errors = validate_answers(form, draft.answers, present)
+    if errors:
+        raise ValidationFailed(errors)
+    agency = procedure.agency
+    now = clock.now()
+    calendar = agency_calendar(agency)
+    received_on = calendar.reception_date(now)
+    term_starts_on = calendar.next_business_day(received_on)
+    due_on = calendar.add_business_days(received_on, version.term_days)
+    try:
+        fee = version.fee_amount(received_on.year)
+    except UnknownUIT:
+        raise DomainError(
+            _("No se puede calcular el derecho de trámite: falta la UIT del año."),
+            code="fee_unavailable",
+        ) from None
+    number = _next_number(agency.pk, agency.code, now.astimezone(clock.LIMA).year)
+    filing = Filing.objects.create(
+        number=number,
+        agency=agency,
+        procedure_version=version,
+        citizen=citizen,
+        draft=draft,
+        idempotency_key=key,
+        channel=channel,
+        answers=cleaned,
+        submitted_at=now,
+        received_on=received_on,
+        term_starts_on=term_starts_on,
+        due_on=due_on,
+        fee=fee,
+        access_code=_access_code(),
+        updated_at=now,
+    )
+    Document.objects.filter(pk__in=[d.pk for d in documents]).update(filing=filing)
+    audit.record(
+        "filing.submitted",
+        "filing",
+        number,
+        actor=citizen,
+        agency_code=agency.code,
+        data={
+            "procedure": procedure.code,
+            "version": version.number,
+            "channel": channel,
+            "received_on": received_on.isoformat(),
+            "due_on": due_on.isoformat(),
+            "fee": str(fee),
+            "documents": [{"field": d.field_name, "sha256": d.sha256} for d in documents],
+        },
+    )
+    return FilingResult(filing, created=True)
+
+
+def file_directly(
+    citizen: Any,
+    version: ProcedureVersion,
+    answers: dict[str, Any],
+    *,
+    idempotency_key: str | None = None,
+    channel: str = "api",
+) -> FilingResult:
+    """File in one request (answers only, no uploads): a draft and its filing in one transaction."""
+    if idempotency_key:
+        existing = Filing.objects.filter(citizen=citizen, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            if existing.procedure_version_id != version.pk:
+                raise Conflict(
+                    _("Esta clave Idempotency-Key ya se usó para otra solicitud."),
+                    code="idempotency_key_reused",
+                    field="Idempotency-Key",
+                )
+            return FilingResult(existing, created=False)
+    form = version.file
+    cleaned, errors = validate_answers(form, answers, set())
+    if errors:
+        raise ValidationFailed(errors)
+    policy.require(citizen, "draft.start")
+    try:
+        with transaction.atomic():
+            now = clock.now()
+            draft = Draft.objects.create(
+                citizen=citizen,
+                procedure_version=version,
+                answers=cleaned,
+                created_at=now,
+                updated_at=now,
+            )
+            return _submit(citizen, draft.pk, idempotency_key, channel)
+    except IntegrityError:
+        existing = Filing.objects.filter(citizen=citizen, idempotency_key=idempotency_key).first()
+        if idempotency_key is None or existing is None:
+            raise
+        return FilingResult(existing, created=False)
+
+
+def change_status(actor: Any, filing: Filing, status: str, *, note: str = "") -> Filing:
+    """Move an expediente to another status, recorded in its history.
+
+    The back office drives this through the procedure's workflow; the demo uses it to
+    show expedientes at different stages.
+    """
+    if status not in FilingStatus.values:
+        raise DomainError(_("Estado desconocido."), code="unknown_status")
+    with transaction.atomic():
+        locked = Filing.objects.select_for_update().get(pk=filing.pk)
+        previous = locked.status
+        locked.status = status
+        locked.updated_at = clock.now()
+        locked.save(update_fields=["status", "updated_at"])
+        audit.record(
+            "filing.status_changed",
+            "filing",
+            locked.number,
+            actor=actor,
+            agency_code=locked.agency.code,
+            data={"from": previous, "to": status, "note": note},
+        )
+    return locked
+
+
+def procedure_name(filing: Filing) -> str:
+    return localize(filing.procedure_version.file.name)

@@ -1,0 +1,89 @@
+"""Reads of drafts and expedientes for citizens and the public status lookup."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import QuerySet
+
+from tambo.core import audit
+from tambo.identity import policy
+
+from .models import Draft, Filing
+
+PAGE_SIZE = 20
+TIMELINE_ACTIONS = {"filing.submitted", "filing.status_changed", "filing.document_added"}
+
+
+def filings_of(citizen: Any) -> QuerySet[Filing]:
+    policy.require(citizen, "filing.list_own")
+    return Filing.objects.filter(citizen=citizen).select_related(
+        "agency", "procedure_version__procedure"
+    )
+
+
+def my_filings_page(citizen: Any, before: tuple[dt.datetime, int] | None = None) -> list[Filing]:
+    """A page of the citizen's expedientes, newest first, paginated by key (not OFFSET)."""
+    qs = filings_of(citizen).order_by("-submitted_at", "-pk")
+    if before is not None:
+        at, pk = before
+        qs = qs.filter(submitted_at__lt=at) | qs.filter(submitted_at=at, pk__lt=pk)
+    return list(qs[:PAGE_SIZE])
+
+
+def my_drafts(citizen: Any) -> list[Draft]:
+    return list(
+        Draft.objects.filter(citizen=citizen, filing__isnull=True)
+        .select_related("procedure_version__procedure__agency")
+        .order_by("-updated_at")[:50]
+    )
+
+
+def get_draft(citizen: Any, draft_id: Any) -> Draft:
+    draft = (
+        Draft.objects.select_related("procedure_version__procedure__agency")
+        .filter(pk=draft_id)
+        .first()
+    )
+    policy.require(citizen, "draft.view", draft)
+    return draft  # type: ignore[return-value]
+
+
+def get_filing(user: Any, number: str) -> Filing:
+    filing = (
+        Filing.objects.select_related("agency", "procedure_version__procedure", "citizen")
+        .filter(number=number)
+        .first()
+    )
+    policy.require(user, "filing.view", filing)
+    return filing  # type: ignore[return-value]
+
+
+def filing_by_access_code(number: str, code: str) -> Filing | None:
+    """The expediente if the access code matches (constant-time), else ``None``."""
+    filing = (
+        Filing.objects.select_related("agency", "procedure_version__procedure")
+        .filter(number=number.strip().upper())
+        .first()
+    )
+    if filing is None or not hmac.compare_digest(filing.access_code, code.strip().upper()):
+        return None
+    return filing
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: dt.datetime
+    action: str
+    data: dict[str, Any]
+
+
+def timeline(filing: Filing) -> list[TimelineEvent]:
+    """What happened to the expediente, oldest first, from the audit log."""
+    return [
+        TimelineEvent(e.at, e.action, e.data)
+        for e in audit.history("filing", filing.number, TIMELINE_ACTIONS)
+    ]

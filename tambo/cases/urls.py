@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+app_name = "cases"
+urlpatterns = [
+    path("tramites/<str:agency>/<str:code>/empezar/", views.start, name="start"),
+    path("borradores/<uuid:draft_id>/", views.draft_form, name="draft"),
+    path("borradores/<uuid:draft_id>/revisar/", views.review, name="review"),
+    path("borradores/<uuid:draft_id>/eliminar/", views.discard, name="discard"),
+    path("mis-expedientes/", views.my_filings, name="my_filings"),
+    path("expedientes/<str:number>/", views.filing_detail, name="filing"),
+    path("expedientes/<str:number>/cargo/", views.receipt, name="receipt"),
+    path("expedientes/<str:number>/cargo.pdf", views.receipt_download, name="receipt_pdf"),
+    path("consulta/", views.status_lookup, name="status_lookup"),
+]

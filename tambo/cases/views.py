@@ -1,0 +1,239 @@
+"""Citizen pages: fill a draft, check the answers, file, get the receipt, follow the expediente."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from tambo.catalog import queries as catalog_queries
+from tambo.catalog.answers import validate_answers
+from tambo.catalog.presenters import form_fields, procedure_page
+from tambo.core.errors import Conflict, NotFound, ValidationFailed
+
+from . import actions, queries
+from .presenters import answer_rows, filing_view, timeline_rows
+from .receipt import receipt_pdf
+
+
+def _not_found(exc: NotFound) -> Http404:
+    return Http404(exc.message)
+
+
+@login_required
+@require_POST
+def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
+    procedure = catalog_queries.get_procedure(agency, code)
+    if procedure is None or procedure.current_version is None:
+        raise Http404
+    draft = actions.start_draft(request.user, procedure.current_version)
+    return redirect("cases:draft", draft_id=draft.pk)
+
+
+def _display_answers(answers: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("yes" if v is True else "no" if v is False else v) for k, v in answers.items()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def draft_form(request: HttpRequest, draft_id: str) -> HttpResponse:
+    try:
+        draft = queries.get_draft(request.user, draft_id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    if hasattr(draft, "filing"):
+        return redirect("cases:receipt", number=draft.filing.number)
+    version = draft.procedure_version
+    errors: dict[str, str] = {}
+    values = _display_answers(draft.answers)
+    if request.method == "POST":
+        posted = {
+            f.name: request.POST.get(f.name, "") for f in version.file.form if f.type != "file"
+        }
+        values = {**values, **posted}
+        try:
+            actions.save_answers(request.user, draft.pk, posted)
+        except ValidationFailed as exc:
+            errors.update(exc.errors)
+        for field in version.file.form:
+            upload = request.FILES.get(field.name)
+            if field.type == "file" and upload is not None:
+                try:
+                    actions.attach_document(request.user, draft.pk, field.name, upload, upload.name)
+                except ValidationFailed as exc:
+                    errors.update(exc.errors)
+            if field.type == "file" and request.POST.get(f"remove-{field.name}"):
+                actions.remove_document(request.user, draft.pk, field.name)
+        draft.refresh_from_db()
+        if not errors and "save_later" in request.POST:
+            messages.success(
+                request,
+                _("Guardamos su borrador. Puede continuar cuando quiera desde «Mis expedientes»."),
+            )
+            return redirect("cases:my_filings")
+        if not errors:
+            present = set(draft.documents.values_list("field_name", flat=True))
+            _cleaned, missing = validate_answers(version.file, draft.answers, present)
+            if not missing:
+                return redirect("cases:review", draft_id=draft.pk)
+            errors.update(missing)
+    documents = {d.field_name: d for d in draft.documents.all()}
+    return render(
+        request,
+        "cases/draft_form.html",
+        {
+            "draft": draft,
+            "p": procedure_page(version.procedure),
+            "fields": form_fields(version),
+            "values": values,
+            "errors": errors,
+            "documents": documents,
+        },
+        status=422 if errors else 200,
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def review(request: HttpRequest, draft_id: str) -> HttpResponse:
+    try:
+        draft = queries.get_draft(request.user, draft_id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    if hasattr(draft, "filing"):
+        return redirect("cases:receipt", number=draft.filing.number)
+    if request.method == "POST":
+        try:
+            result = actions.submit_draft(request.user, draft.pk, channel="web")
+        except ValidationFailed:
+            messages.error(request, _("Faltan datos. Revise los campos marcados."))
+            return redirect("cases:draft", draft_id=draft.pk)
+        except Conflict as exc:
+            messages.error(request, exc.message)
+            return redirect("cases:draft", draft_id=draft.pk)
+        return redirect("cases:receipt", number=result.filing.number)
+    version = draft.procedure_version
+    documents = list(draft.documents.all())
+    return render(
+        request,
+        "cases/review.html",
+        {
+            "draft": draft,
+            "p": procedure_page(version.procedure),
+            "rows": answer_rows(version, draft.answers, documents),
+        },
+    )
+
+
+@login_required
+@require_POST
+def discard(request: HttpRequest, draft_id: str) -> HttpResponse:
+    try:
+        actions.discard_draft(request.user, draft_id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+    messages.success(request, _("Eliminamos el borrador."))
+    return redirect("cases:my_filings")
+
+
+def _own_filing(request: HttpRequest, number: str):  # type: ignore[no-untyped-def]
+    try:
+        return queries.get_filing(request.user, number)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+
+
+@login_required
+@require_GET
+def receipt(request: HttpRequest, number: str) -> HttpResponse:
+    filing = _own_filing(request, number)
+    return render(request, "cases/receipt.html", {"f": filing_view(filing)})
+
+
+@login_required
+@require_GET
+def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
+    filing = _own_filing(request, number)
+    response = HttpResponse(receipt_pdf(filing), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="cargo-{filing.number}.pdf"'
+    return response
+
+
+@login_required
+@require_GET
+def my_filings(request: HttpRequest) -> HttpResponse:
+    before = None
+    cursor = request.GET.get("antes", "")
+    if cursor:
+        try:
+            at_text, pk_text = cursor.rsplit("_", 1)
+            before = (dt.datetime.fromisoformat(at_text), int(pk_text))
+        except ValueError:
+            before = None
+    page = queries.my_filings_page(request.user, before)
+    next_cursor = None
+    if len(page) == queries.PAGE_SIZE:
+        last = page[-1]
+        next_cursor = f"{last.submitted_at.isoformat()}_{last.pk}"
+    return render(
+        request,
+        "cases/my_filings.html",
+        {
+            "filings": [filing_view(f) for f in page],
+            "drafts": queries.my_drafts(request.user),
+            "next_cursor": next_cursor,
+        },
+    )
+
+
+@login_required
+@require_GET
+def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
+    filing = _own_filing(request, number)
+    return render(
+        request,
+        "cases/filing.html",
+        {
+            "f": filing_view(filing),
+            "timeline": timeline_rows(queries.timeline(filing)),
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def status_lookup(request: HttpRequest) -> HttpResponse:
+    """Anyone with the filing number and access code sees the status, and nothing else."""
+    errors: dict[str, str] = {}
+    filing = None
+    number = code = ""
+    if request.method == "POST":
+        number = request.POST.get("numero", "").strip()[:40]
+        code = request.POST.get("codigo", "").strip()[:12]
+        if not number:
+            errors["numero"] = _("Escriba el número de expediente.")
+        if not code:
+            errors["codigo"] = _("Escriba el código de acceso impreso en su cargo.")
+        if not errors:
+            filing = queries.filing_by_access_code(number, code)
+            if filing is None:
+                errors["numero"] = _(
+                    "No encontramos un expediente con ese número y código. Revise ambos."
+                )
+    return render(
+        request,
+        "cases/status_lookup.html",
+        {
+            "errors": errors,
+            "number": number,
+            "code": code,
+            "filing": filing,
+            "timeline": timeline_rows(queries.timeline(filing)) if filing else [],
+        },
+        status=422 if errors else 200,
+    )

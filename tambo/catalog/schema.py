@@ -1,0 +1,208 @@
+"""The schema of catalogue files: one YAML file per agency and one per procedure (TUPA entry).
+
+Texts a citizen reads may be a plain string (Spanish) or a mapping of language code
+to text (``{es: ..., qu: ..., en: ...}``); Spanish is required.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+LANGS = ("es", "qu", "en")
+CODE_RE = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
+NAME_RE = r"^[a-z][a-z0-9_]{0,39}$"
+
+
+def _check_text(value: object) -> object:
+    if isinstance(value, dict):
+        unknown = set(value) - set(LANGS)
+        if unknown:
+            raise ValueError(f"unknown language(s) {sorted(unknown)}; use {', '.join(LANGS)}")
+        if not str(value.get("es", "")).strip():
+            raise ValueError("a Spanish text ('es') is required")
+        return {k: str(v).strip() for k, v in value.items()}
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty text")
+    return value.strip()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Text = Annotated[str | dict[str, str], BeforeValidator(_check_text)]
+
+
+class OrgUnit(Strict):
+    code: str = Field(pattern=CODE_RE)
+    name: str = Field(min_length=2)
+
+
+class NonWorkingDay(Strict):
+    date: dt.date
+    reason: str = Field(min_length=2)
+
+
+class AgencyFile(Strict):
+    kind: Literal["agency"]
+    code: str = Field(pattern=CODE_RE, description="short code used in filing numbers")
+    name: str = Field(min_length=3)
+    type: Literal["municipality", "ministry", "regulator", "registry", "other"]
+    ruc: str
+    ubigeo: str = Field(pattern=r"^\d{6}$")
+    address: str = ""
+    website: str = ""
+    opening_hours: str = Field(min_length=3, description="e.g. 'lunes a viernes, 08:30-16:30'")
+    filing_cutoff: dt.time | None = Field(
+        None,
+        description="office-hours cut-off; absent means filings count the same day up to 23:59",
+    )
+    non_working_days: list[NonWorkingDay] = []
+    org_units: list[OrgUnit] = Field(min_length=1)
+
+    @field_validator("ruc")
+    @classmethod
+    def _ruc(cls, value: str) -> str:
+        from stdnum.pe import ruc
+
+        if not ruc.is_valid(value):
+            raise ValueError(f"{value!r} is not a valid RUC (11 digits with a correct check digit)")
+        return ruc.compact(value)
+
+
+FieldType = Literal[
+    "text",
+    "long_text",
+    "number",
+    "date",
+    "choice",
+    "yes_no",
+    "dni",
+    "ruc",
+    "ce",
+    "ubigeo",
+    "email",
+    "phone",
+    "address",
+    "file",
+]
+FILE_TYPES = ("pdf", "jpeg", "png")
+
+
+class Choice(Strict):
+    value: str = Field(pattern=r"^[a-z0-9_-]{1,40}$")
+    label: Text
+
+
+class FormField(Strict):
+    name: str = Field(pattern=NAME_RE)
+    type: FieldType
+    label: Text
+    help: Text | None = None
+    required: bool = True
+    choices: list[Choice] | None = None
+    min: Decimal | None = None
+    max: Decimal | None = None
+    max_length: int | None = Field(None, ge=1, le=20000)
+    accept: list[Literal["pdf", "jpeg", "png"]] | None = None
+    max_mb: Decimal | None = Field(None, gt=0, le=50)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FormField:
+        if self.type == "choice" and not self.choices:
+            raise ValueError(f"field '{self.name}': a choice field needs 'choices'")
+        if self.type != "choice" and self.choices:
+            raise ValueError(f"field '{self.name}': only choice fields take 'choices'")
+        if self.type != "file" and (self.accept or self.max_mb):
+            raise ValueError(f"field '{self.name}': 'accept' and 'max_mb' are for file fields")
+        if self.type != "number" and (self.min is not None or self.max is not None):
+            raise ValueError(f"field '{self.name}': 'min' and 'max' are for number fields")
+        if self.type == "choice" and self.choices:
+            values = [c.value for c in self.choices]
+            if len(set(values)) != len(values):
+                raise ValueError(f"field '{self.name}': repeated choice values")
+        return self
+
+    @property
+    def accepted_types(self) -> tuple[str, ...]:
+        return tuple(self.accept or FILE_TYPES)
+
+
+class Requirement(Strict):
+    id: str = Field(pattern=NAME_RE)
+    name: Text
+    kind: Literal["document", "data", "payment"]
+    field: str | None = Field(None, description="the form field that satisfies it")
+    note: Text | None = None
+
+
+class Fee(Strict):
+    kind: Literal["free", "fixed", "uit_percent"]
+    amount: Decimal | None = Field(None, ge=0, description="soles, for kind fixed")
+    percent: Decimal | None = Field(None, gt=0, le=100, description="% of the UIT")
+    note: Text | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Fee:
+        if self.kind == "fixed" and self.amount is None:
+            raise ValueError("a fixed fee needs 'amount' in soles")
+        if self.kind == "uit_percent" and self.percent is None:
+            raise ValueError("a fee as a share of the UIT needs 'percent'")
+        if self.kind == "free" and (self.amount or self.percent):
+            raise ValueError("a free procedure takes no 'amount' or 'percent'")
+        return self
+
+
+class ProcedureFile(Strict):
+    kind: Literal["procedure"]
+    code: str = Field(pattern=CODE_RE)
+    agency: str = Field(pattern=CODE_RE)
+    unit: str = Field(pattern=CODE_RE, description="org unit that handles it")
+    name: Text
+    summary: Text
+    audience: Text
+    topics: list[str] = Field(min_length=1)
+    legal_basis: list[str] = Field(min_length=1)
+    fee: Fee
+    term_days: int = Field(ge=0, le=365, description="maximum term in business days")
+    approval: Literal["automatic", "positive_silence", "negative_silence"]
+    observation_days: int = Field(2, ge=1, le=30)
+    channels: list[Literal["online", "in_person", "mail"]] = Field(min_length=1)
+    steps: list[Text] = Field(min_length=1)
+    requirements: list[Requirement] = Field(min_length=1)
+    form: list[FormField] = Field(min_length=1)
+    notes: Text | None = None
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, value: list[str]) -> list[str]:
+        for topic in value:
+            if not re.fullmatch(r"[a-z][a-z0-9-]{1,39}", topic):
+                raise ValueError(f"topic {topic!r} must be a lowercase slug")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProcedureFile:
+        names = [f.name for f in self.form]
+        if len(set(names)) != len(names):
+            raise ValueError("form field names must be unique")
+        ids = [r.id for r in self.requirements]
+        if len(set(ids)) != len(ids):
+            raise ValueError("requirement ids must be unique")
+        file_fields = {f.name for f in self.form if f.type == "file"}
+        for req in self.requirements:
+            if req.field is not None and req.field not in names:
+                raise ValueError(f"requirement '{req.id}' names unknown form field '{req.field}'")
+            if req.kind == "document" and req.field not in file_fields:
+                raise ValueError(
+                    f"document requirement '{req.id}' must name a form field of type file"
+                )
+        return self
+
+    def field(self, name: str) -> FormField:
+        return next(f for f in self.form if f.name == name)

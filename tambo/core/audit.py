@@ -1,0 +1,217 @@
+"""Append to the audit log, seal pending entries into the hash chain, verify the chain.
+
+``record`` is called by actions inside their transaction. ``seal_pending`` runs after
+commit (``on_commit``), takes the chain head lock without waiting, and links pending
+entries in id order: hash_n = SHA-256(hash_{n-1} || digest(entry_n)).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+
+from . import clock
+from .models import AuditEntry, AuditSeal, ChainHead, PendingSeal
+
+log = logging.getLogger(__name__)
+
+GENESIS_HASH = hashlib.sha256(b"tambo audit chain").hexdigest()
+
+
+def record(
+    action: str,
+    object_type: str,
+    object_id: str,
+    *,
+    actor: Any = None,
+    agency_code: str = "",
+    data: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append an entry in the current transaction; it is sealed after commit."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit.record must run inside the action's transaction")
+    actor_id = getattr(actor, "pk", None)
+    entry = AuditEntry.objects.create(
+        at=clock.now(),
+        actor_id=actor_id,
+        actor_label=str(getattr(actor, "username", "") or (actor or "system"))[:150],
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        agency_code=agency_code,
+        data=data or {},
+    )
+    PendingSeal.objects.create(entry=entry)
+    transaction.on_commit(seal_quietly)
+    return entry
+
+
+def entry_digest(entry: AuditEntry) -> str:
+    """SHA-256 of the entry's canonical JSON (sorted keys, UTC time in microseconds)."""
+    canonical = json.dumps(
+        {
+            "id": entry.pk,
+            "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            "actor_id": entry.actor_id,
+            "actor_label": entry.actor_label,
+            "action": entry.action,
+            "object_type": entry.object_type,
+            "object_id": entry.object_id,
+            "agency_code": entry.agency_code,
+            "data": entry.data,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def link_hash(previous: str, digest: str) -> str:
+    return hashlib.sha256(bytes.fromhex(previous) + bytes.fromhex(digest)).hexdigest()
+
+
+def _lock_head(wait: bool) -> ChainHead | None:
+    ChainHead.objects.get_or_create(pk=1, defaults={"head_hash": GENESIS_HASH})
+    try:
+        return ChainHead.objects.select_for_update(nowait=not wait).get(pk=1)
+    except DatabaseError:
+        # Another sealer holds the head: it will take our entries too.
+        return None
+
+
+def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:
+    """Seal committed pending entries in id order; returns how many were sealed."""
+    batch_size = settings.TAMBO_AUDIT_SEAL_BATCH
+    sealed = batches = 0
+    while max_batches is None or batches < max_batches:
+        with transaction.atomic():
+            head = _lock_head(wait)
+            if head is None:
+                return sealed
+            entry_ids = list(
+                PendingSeal.objects.order_by("entry_id").values_list("entry_id", flat=True)[
+                    :batch_size
+                ]
+            )
+            if not entry_ids:
+                return sealed
+            now = clock.now()
+            seals = []
+            for entry in AuditEntry.objects.filter(pk__in=entry_ids).order_by("pk"):
+                digest = entry_digest(entry)
+                head.size += 1
+                head.head_hash = link_hash(head.head_hash, digest)
+                seals.append(
+                    AuditSeal(
+                        seq=head.size,
+                        entry=entry,
+                        entry_digest=digest,
+                        chain_hash=head.head_hash,
+                        sealed_at=now,
+                    )
+                )
+            AuditSeal.objects.bulk_create(seals)
+            PendingSeal.objects.filter(entry_id__in=entry_ids).delete()
+            head.save(update_fields=["size", "head_hash"])
+            sealed += len(seals)
+            batches += 1
+    return sealed
+
+
+def seal_quietly() -> None:
+    """After-commit hook: seal without waiting; a failure never breaks the request."""
+    try:
+        seal_pending(wait=False, max_batches=4)
+    except DatabaseError:
+        log.exception("audit sealing failed; pending entries stay queued")
+        if connection.in_atomic_block:
+            raise
+
+
+@dataclass
+class VerifyResult:
+    checked: int
+    pending: int
+    problem: str | None = None
+    bad_entry_id: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def _seals() -> Iterator[AuditSeal]:
+    return AuditSeal.objects.select_related("entry").order_by("seq").iterator(chunk_size=2000)
+
+
+def verify_chain() -> VerifyResult:
+    """Recompute every digest and link; name the first entry that does not match."""
+    previous = GENESIS_HASH
+    checked = 0
+    for seal in _seals():
+        checked += 1
+        if seal.seq != checked:
+            return VerifyResult(
+                checked - 1,
+                PendingSeal.objects.count(),
+                f"chain position {checked} is missing (found {seal.seq})",
+                seal.entry_id,
+            )
+        digest = entry_digest(seal.entry)
+        if digest != seal.entry_digest:
+            return VerifyResult(
+                checked - 1,
+                PendingSeal.objects.count(),
+                f"entry {seal.entry_id} (position {seal.seq}) was altered: "
+                "its content no longer matches its sealed digest",
+                seal.entry_id,
+            )
+        expected = link_hash(previous, digest)
+        if expected != seal.chain_hash:
+            return VerifyResult(
+                checked - 1,
+                PendingSeal.objects.count(),
+                f"entry {seal.entry_id} (position {seal.seq}): chain hash "
+                "does not follow from the previous entry",
+                seal.entry_id,
+            )
+        previous = expected
+    head = ChainHead.objects.filter(pk=1).first()
+    if head is not None and (head.size != checked or head.head_hash != previous):
+        return VerifyResult(
+            checked,
+            PendingSeal.objects.count(),
+            f"chain head says {head.size} entries ending in "
+            f"{head.head_hash[:12]}, recomputed {checked} ending in {previous[:12]}",
+        )
+    unsealed = (
+        AuditEntry.objects.filter(seal__isnull=True)
+        .exclude(pk__in=PendingSeal.objects.values("entry_id"))
+        .order_by("pk")
+        .first()
+    )
+    if unsealed is not None:
+        return VerifyResult(
+            checked,
+            PendingSeal.objects.count(),
+            f"entry {unsealed.pk} is neither sealed nor queued for sealing",
+            unsealed.pk,
+        )
+    return VerifyResult(checked, PendingSeal.objects.count())
+
+
+def history(object_type: str, object_id: str, actions: set[str] | None = None) -> list[AuditEntry]:
+    """The entries about one object, oldest first (index-backed)."""
+    qs = AuditEntry.objects.filter(object_type=object_type, object_id=str(object_id))
+    if actions is not None:
+        qs = qs.filter(action__in=actions)
+    return list(qs.order_by("id"))

@@ -1,0 +1,15 @@
+"""Small template helpers shared by every app."""
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping: Any, key: str) -> Any:
+    """``{{ dict|get_item:name }}``: look up a key that is itself a variable."""
+    if mapping is None:
+        return None
+    return mapping.get(key)

@@ -1,0 +1,59 @@
+"""People who use Tambo: citizens (by their identity document) and officials."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class DocumentType(models.TextChoices):
+    DNI = "dni", "DNI"
+    CE = "ce", "Carné de extranjería"
+    RUC = "ruc", "RUC"
+
+
+class User(AbstractUser):
+    """A person with an account. Citizens are identified by their identity document."""
+
+    document_type = models.CharField(max_length=3, choices=DocumentType.choices, blank=True)
+    document_number = models.CharField(max_length=12, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    language = models.CharField(max_length=5, default="es")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document_type", "document_number"],
+                condition=~models.Q(document_number=""),
+                name="unique_identity_document",
+            )
+        ]
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class ApiToken(models.Model):
+    """A personal API token (Bearer). Only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=80)
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.user})"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def issue(cls, user: User, name: str) -> tuple[ApiToken, str]:
+        """Create a token; the raw value is returned once and never stored."""
+        raw = "tmb_" + secrets.token_urlsafe(32)
+        return cls.objects.create(user=user, name=name, token_hash=cls.hash(raw)), raw

@@ -1,0 +1,28 @@
+"""Production profile: PostgreSQL, secrets from the environment, HTTPS-only cookies.
+
+Refuses to start when a secret or the database URL is missing, rather than falling
+back to a development default.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env_bool, env_int
+
+DEBUG = False
+if not SECRET_KEY:  # noqa: F405
+    raise ImproperlyConfigured("TAMBO_SECRET_KEY must be set in production")
+if "DATABASE_URL" not in os.environ:
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production")
+
+SESSION_COOKIE_SECURE = env_bool("TAMBO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("TAMBO_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("TAMBO_HSTS_SECONDS", 31536000)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]

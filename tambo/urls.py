@@ -1,0 +1,19 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from tambo.api import api
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("tambo.identity.urls")),
+    path("", include("tambo.cases.urls")),
+    path("", include("tambo.catalog.urls")),
+]
+
+if settings.TAMBO_BENCH_ENDPOINTS:
+    from tambo.core.bench import urlpatterns as bench_urls
+
+    urlpatterns += bench_urls
