@@ -1,0 +1,104 @@
+"""Shared fixtures: the demo catalogue, citizens, API clients, sample files."""
+
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from tambo.catalog.loader import load_directory
+from tambo.catalog.models import Procedure
+from tambo.demo.samples import MINIMAL_PDF, sample_answers
+from tambo.identity.models import ApiToken, User
+
+REPO = Path(__file__).resolve().parent.parent
+PNG_1PX = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63f8cfc0f01f0005000201e2b1b1a30000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+def catalog(db):
+    """The demo catalogue (agencies and procedures from the repository's catalog/)."""
+    if not Procedure.objects.exists():
+        load_directory(settings.TAMBO_CATALOG_DIR)
+    return Procedure.objects.select_related("current_version", "agency")
+
+
+def make_citizen(username: str, dni: str) -> User:
+    user = User.objects.create_user(
+        username=username, password="a-long-test-password",
+        first_name=username.capitalize(), last_name="Prueba",
+        document_type="dni", document_number=dni, email=f"{username}@example.pe",
+    )
+    return user
+
+
+@pytest.fixture
+def citizen(db) -> User:
+    return make_citizen("rosa", "40123456")
+
+
+@pytest.fixture
+def other_citizen(db) -> User:
+    return make_citizen("pedro", "40999888")
+
+
+@pytest.fixture
+def web(citizen) -> Client:
+    client = Client()
+    client.force_login(citizen)
+    return client
+
+
+def token_client(user: User) -> Client:
+    _token, raw = ApiToken.issue(user, "tests")
+    return Client(headers={"Authorization": f"Bearer {raw}"})
+
+
+@pytest.fixture
+def api(citizen) -> Client:
+    return token_client(citizen)
+
+
+@pytest.fixture
+def other_api(other_citizen) -> Client:
+    return token_client(other_citizen)
+
+
+def procedure(code: str, agency: str | None = None) -> Procedure:
+    qs = Procedure.objects.select_related("current_version", "agency").filter(code=code)
+    if agency:
+        qs = qs.filter(agency__code=agency)
+    return qs.first()
+
+
+def with_file_field(catalog) -> Procedure:
+    """A procedure whose form has at least one required file field."""
+    for proc in catalog.order_by("agency__code", "code"):
+        if any(f.type == "file" and f.required for f in proc.current_version.file.form):
+            return proc
+    raise AssertionError("the demo catalogue has no procedure with a required file")
+
+
+def without_file_field(catalog) -> Procedure:
+    """A procedure that can be filed with answers only."""
+    for proc in catalog.order_by("agency__code", "code"):
+        if not any(f.type == "file" and f.required for f in proc.current_version.file.form):
+            return proc
+    raise AssertionError("the demo catalogue has no procedure without required files")
+
+
+def answers_for(proc: Procedure, seed: int = 1) -> dict:
+    return sample_answers(proc.current_version.file, random.Random(seed))
+
+
+def pdf_upload(name: str = "plano.pdf") -> io.BytesIO:
+    stream = io.BytesIO(MINIMAL_PDF)
+    stream.name = name
+    return stream
