@@ -32,9 +32,13 @@ def catalog(db):
 
 def make_citizen(username: str, dni: str) -> User:
     user = User.objects.create_user(
-        username=username, password="a-long-test-password",
-        first_name=username.capitalize(), last_name="Prueba",
-        document_type="dni", document_number=dni, email=f"{username}@example.pe",
+        username=username,
+        password="a-long-test-password",
+        first_name=username.capitalize(),
+        last_name="Prueba",
+        document_type="dni",
+        document_number=dni,
+        email=f"{username}@example.pe",
     )
     return user
 

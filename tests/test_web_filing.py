@@ -37,7 +37,11 @@ def test_citizen_files_a_procedure_with_a_document_and_gets_a_receipt(web, citiz
     draft_url = start(web, proc)
     assert web.get(draft_url).status_code == 200
 
-    files = {f.name: pdf_upload(f"{f.name}.pdf") for f in proc.current_version.file.form if f.type == "file"}
+    files = {
+        f.name: pdf_upload(f"{f.name}.pdf")
+        for f in proc.current_version.file.form
+        if f.type == "file"
+    }
     response = web.post(draft_url, form_post(proc, answers_for(proc), **files))
     assert response.status_code == 302, response.content.decode()[:2000]
     review_url = response["Location"]
@@ -82,7 +86,9 @@ def test_double_submit_of_the_check_page_creates_one_expediente(web, citizen, ca
     assert first["Location"] == second["Location"]
 
 
-def test_field_errors_are_shown_next_to_the_field_and_in_the_summary_and_input_is_kept(web, catalog):
+def test_field_errors_are_shown_next_to_the_field_and_in_the_summary_and_input_is_kept(
+    web, catalog
+):
     proc = without_file_field(catalog)
     form = proc.current_version.file
     email_field = next((f for f in form.form if f.type == "email"), None)
@@ -132,7 +138,9 @@ def test_the_uploaded_file_stays_with_the_draft_and_is_not_asked_for_twice(web, 
     files = {f.name: pdf_upload() for f in proc.current_version.file.form if f.type == "file"}
     draft_url = start(web, proc)
     answers = answers_for(proc)
-    email = next(f.name for f in proc.current_version.file.form if f.type in {"email", "phone", "dni"})
+    email = next(
+        f.name for f in proc.current_version.file.form if f.type in {"email", "phone", "dni"}
+    )
     broken = dict(answers, **{email: "???"})
     response = web.post(draft_url, form_post(proc, broken, **files))
     assert response.status_code == 422
@@ -157,7 +165,9 @@ def test_save_and_come_back_later_keeps_the_draft(web, citizen, catalog):
     assert str(draft.pk) in mine
 
 
-def test_another_citizen_cannot_open_my_draft_or_expediente(web, citizen, other_citizen, catalog, client):
+def test_another_citizen_cannot_open_my_draft_or_expediente(
+    web, citizen, other_citizen, catalog, client
+):
     proc = without_file_field(catalog)
     draft_url = start(web, proc)
     web.post(draft_url, form_post(proc, answers_for(proc)))
@@ -170,7 +180,9 @@ def test_another_citizen_cannot_open_my_draft_or_expediente(web, citizen, other_
     assert filing.number not in client.get(reverse("cases:my_filings")).content.decode()
 
 
-def test_anyone_with_number_and_access_code_sees_the_status_and_nothing_else(web, citizen, catalog, client):
+def test_anyone_with_number_and_access_code_sees_the_status_and_nothing_else(
+    web, citizen, catalog, client
+):
     proc = without_file_field(catalog)
     draft_url = start(web, proc)
     web.post(draft_url, form_post(proc, answers_for(proc)))
@@ -180,7 +192,9 @@ def test_anyone_with_number_and_access_code_sees_the_status_and_nothing_else(web
     wrong = client.post(url, {"numero": filing.number, "codigo": "WRONG123"})
     assert wrong.status_code == 422
     assert "No encontramos" in wrong.content.decode()
-    right = client.post(url, {"numero": filing.number.lower(), "codigo": filing.access_code.lower()})
+    right = client.post(
+        url, {"numero": filing.number.lower(), "codigo": filing.access_code.lower()}
+    )
     html = right.content.decode()
     assert right.status_code == 200
     assert "Recibido" in html
@@ -220,7 +234,11 @@ def test_each_state_change_of_a_filing_is_in_the_audit_log(web, citizen, catalog
 def test_png_is_accepted_where_the_requirement_allows_images(web, catalog):
     for proc in catalog:
         field = next(
-            (f for f in proc.current_version.file.form if f.type == "file" and "png" in f.accepted_types),
+            (
+                f
+                for f in proc.current_version.file.form
+                if f.type == "file" and "png" in f.accepted_types
+            ),
             None,
         )
         if field:

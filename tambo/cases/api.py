@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, Header, Router, Schema
+from ninja import File, Header, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from tambo.catalog import queries as catalog_queries
@@ -162,7 +162,7 @@ def start_draft(request: HttpRequest, payload: StartDraftIn) -> Any:
     procedure = catalog_queries.get_procedure(payload.agency, payload.procedure)
     if procedure is None:
         raise NotFound("No such procedure.", field="procedure")
-    return 201, _draft(actions.start_draft(request.user, procedure.current_version))
+    return Status(201, _draft(actions.start_draft(request.user, procedure.current_version)))
 
 
 @router.get("/drafts/{draft_id}", response=DraftOut)
@@ -179,21 +179,20 @@ def save_answers(request: HttpRequest, draft_id: UUID, payload: AnswersIn) -> An
 @router.delete("/drafts/{draft_id}", response={204: None})
 def discard_draft(request: HttpRequest, draft_id: UUID) -> Any:
     actions.discard_draft(request.user, draft_id)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/drafts/{draft_id}/documents/{field}", response={201: DocumentOut})
 def upload(request: HttpRequest, draft_id: UUID, field: str, file: File[UploadedFile]) -> Any:
     """Attach a file to a file field of the draft (multipart, part name ``file``)."""
-    return 201, _doc(
-        actions.attach_document(request.user, draft_id, field, file, file.name or "archivo")
-    )
+    document = actions.attach_document(request.user, draft_id, field, file, file.name or "archivo")
+    return Status(201, _doc(document))
 
 
 @router.delete("/drafts/{draft_id}/documents/{field}", response={204: None})
 def remove_document(request: HttpRequest, draft_id: UUID, field: str) -> Any:
     actions.remove_document(request.user, draft_id, field)
-    return 204, None
+    return Status(204, None)
 
 
 @router.post("/drafts/{draft_id}/submit", response={200: FilingOut, 201: FilingOut})
@@ -206,7 +205,7 @@ def submit(
     result = actions.submit_draft(
         request.user, draft_id, idempotency_key=idempotency_key, channel="api"
     )
-    return (201 if result.created else 200), _filing(result.filing)
+    return Status(201 if result.created else 200, _filing(result.filing))
 
 
 @router.post("/filings", response={200: FilingOut, 201: FilingOut})
@@ -222,7 +221,7 @@ def file_directly(
     result = actions.file_directly(
         request.user, procedure.current_version, payload.answers, idempotency_key=idempotency_key
     )
-    return (201 if result.created else 200), _filing(result.filing)
+    return Status(201 if result.created else 200, _filing(result.filing))
 
 
 @router.get("/filings", response=list[FilingOut])
