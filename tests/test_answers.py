@@ -308,6 +308,14 @@ def test_phone_refuses_invalid_numbers(value):
     assert "teléfono válido" in refused(one_field("phone"), value)
 
 
+@pytest.mark.parametrize("value", ["4123456", "04123456"])
+def test_phone_refuses_a_landline_without_its_area_code(value):
+    # The message asks for "un fijo con su código". In Peru's numbering plan a landline with
+    # its area code always has 8 significant digits: Lima "1" + 7 digits, elsewhere a 2-digit
+    # area code + 6 digits. "4123456" is a Lima subscriber number with no area code: only 7.
+    assert "teléfono válido" in refused(one_field("phone"), value)
+
+
 # --- required, optional, partial, unknown keys, files ---------------------------------------
 
 

@@ -160,7 +160,7 @@ def run_concurrently(n: int, work) -> list:
         try:
             barrier.wait()
             results[i] = work(i)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted by the test
+        except Exception as exc:
             results[i] = exc
         finally:
             connections.close_all()

@@ -128,7 +128,7 @@ def test_refuses_a_jpeg_when_only_pdf_and_png_are_accepted():
 
 
 def test_refuses_a_text_file():
-    message = rejected("Hola, adjunto mi recibo de luz.\n".encode())
+    message = rejected(b"Hola, adjunto mi recibo de luz.\n")
     assert "no es de un tipo permitido" in message
     assert "PDF, JPG, PNG" in message
 

@@ -80,12 +80,18 @@ def link_hash(previous: str, digest: str) -> str:
 
 
 def _lock_head(wait: bool) -> ChainHead | None:
-    ChainHead.objects.get_or_create(pk=1, defaults={"head_hash": GENESIS_HASH})
-    try:
-        return ChainHead.objects.select_for_update(nowait=not wait).get(pk=1)
-    except DatabaseError:
-        # Another sealer holds the head: it will take our entries too.
-        return None
+    """Lock the chain head row; ``None`` if another sealer holds it and ``wait`` is false."""
+    for _attempt in range(2):
+        try:
+            # A savepoint, so that a refused lock does not abort the surrounding transaction.
+            with transaction.atomic():
+                head = ChainHead.objects.select_for_update(nowait=not wait).filter(pk=1).first()
+        except DatabaseError:
+            return None  # another sealer holds the head: it will take our entries too
+        if head is not None:
+            return head
+        ChainHead.objects.get_or_create(pk=1, defaults={"head_hash": GENESIS_HASH})
+    raise RuntimeError("audit chain head could not be created")
 
 
 def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:

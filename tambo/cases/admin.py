@@ -1,0 +1,32 @@
+"""Supervisors see expedientes in the admin; changes go through actions, so it is read-only here."""
+
+from django.contrib import admin
+
+from .models import Document, Filing
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class DocumentInline(admin.TabularInline):
+    model = Document
+    fields = ("field_name", "original_name", "media_type", "size", "sha256", "uploaded_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+
+@admin.register(Filing)
+class FilingAdmin(ReadOnlyAdmin):
+    list_display = ("number", "agency", "status", "received_on", "due_on", "fee")
+    list_filter = ("agency", "status")
+    search_fields = ("number",)
+    inlines = [DocumentInline]
