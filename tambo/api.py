@@ -5,6 +5,7 @@ Every error body is ``{"error": {"code", "message", "field", "fields"}}``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse
@@ -15,6 +16,8 @@ from ninja.security import HttpBearer, django_auth
 
 from tambo.core.errors import DomainError, ValidationFailed
 from tambo.identity.models import ApiToken
+
+log = logging.getLogger(__name__)
 
 
 class BearerToken(HttpBearer):
@@ -95,6 +98,17 @@ def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(
         request, error_body(f"http_{exc.status_code}", str(exc)), status=exc.status_code
+    )
+
+
+@api.exception_handler(Exception)
+def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """Last resort: log the failure and answer JSON (the transaction was already rolled back)."""
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return api.create_response(
+        request,
+        error_body("internal_error", "Something went wrong on our side; nothing was saved."),
+        status=500,
     )
 
 

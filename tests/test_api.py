@@ -244,3 +244,48 @@ def test_status_by_number_and_access_code_without_login(api, client, catalog):
         client, "/api/v1/status", {"number": filed["number"], "access_code": "XXXXXXXX"}
     )
     assert_error(bad, 404, "not_found")
+
+
+def test_files_beyond_the_per_expediente_limit_are_refused(api, catalog, settings):
+    from tambo.demo.samples import MINIMAL_PDF
+
+    proc = next(
+        p for p in catalog if sum(f.type == "file" for f in p.current_version.file.form) >= 2
+    )
+    first, second = [f for f in proc.current_version.file.form if f.type == "file"][:2]
+    settings.TAMBO_MAX_FILING_BYTES = len(MINIMAL_PDF) + 10
+    draft_id = post_json(
+        api, "/api/v1/drafts", {"agency": proc.agency.code, "procedure": proc.code}
+    ).json()["id"]
+    assert (
+        api.post(
+            f"/api/v1/drafts/{draft_id}/documents/{first.name}", {"file": pdf_upload()}
+        ).status_code
+        == 201
+    )
+    response = api.post(
+        f"/api/v1/drafts/{draft_id}/documents/{second.name}", {"file": pdf_upload()}
+    )
+    body = assert_error(response, 422, "validation_error", second.name)
+    assert "en total" in body["error"]["fields"][second.name]
+    # Replacing the first file with one of the same size is still allowed.
+    assert (
+        api.post(
+            f"/api/v1/drafts/{draft_id}/documents/{first.name}", {"file": pdf_upload()}
+        ).status_code
+        == 201
+    )
+
+
+def test_a_file_over_the_per_file_limit_is_refused(api, catalog, settings):
+    from tambo.demo.samples import MINIMAL_PDF
+
+    proc = with_file_field(catalog)
+    field = next(f for f in proc.current_version.file.form if f.type == "file")
+    settings.TAMBO_MAX_FILE_BYTES = len(MINIMAL_PDF) - 1
+    draft_id = post_json(
+        api, "/api/v1/drafts", {"agency": proc.agency.code, "procedure": proc.code}
+    ).json()["id"]
+    response = api.post(f"/api/v1/drafts/{draft_id}/documents/{field.name}", {"file": pdf_upload()})
+    body = assert_error(response, 422, "validation_error", field.name)
+    assert "máximo permitido" in body["error"]["fields"][field.name]

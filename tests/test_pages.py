@@ -15,8 +15,16 @@ def test_every_procedure_page_says_who_what_cost_term_and_how_in_that_order(clie
         response = client.get(reverse("catalog:procedure", args=[proc.agency.code, proc.code]))
         assert response.status_code == 200, proc
         html = response.content.decode()
-        order = [html.index(h) for h in ("Para quién es", "Qué necesita", "Cuánto cuesta", "Cuánto demora",
-                                         "Cómo hacerlo")]
+        order = [
+            html.index(h)
+            for h in (
+                "Para quién es",
+                "Qué necesita",
+                "Cuánto cuesta",
+                "Cuánto demora",
+                "Cómo hacerlo",
+            )
+        ]
         assert order == sorted(order), proc
 
 
@@ -49,7 +57,12 @@ def test_the_admin_shows_agencies_procedures_and_their_versions(admin_client, ca
     assert admin_client.get("/admin/catalog/procedure/").status_code == 200
     proc = catalog.first()
     assert admin_client.get(f"/admin/catalog/procedure/{proc.pk}/change/").status_code == 200
-    assert admin_client.get(f"/admin/catalog/procedureversion/{proc.current_version.pk}/change/").status_code == 200
+    assert (
+        admin_client.get(
+            f"/admin/catalog/procedureversion/{proc.current_version.pk}/change/"
+        ).status_code
+        == 200
+    )
     assert admin_client.get("/admin/catalog/agency/").status_code == 200
     assert admin_client.get("/admin/cases/filing/").status_code == 200
     assert admin_client.get("/admin/core/auditentry/").status_code == 200

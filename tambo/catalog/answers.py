@@ -25,7 +25,9 @@ from .texts import localize
 DEFAULT_MAX_LENGTH = {"text": 200, "long_text": 5000, "address": 300}
 CE_RE = re.compile(r"^\d{9}$")
 UBIGEO_RE = re.compile(r"^(0[1-9]|1\d|2[0-5])(0[1-9]|[1-9]\d)(0[1-9]|[1-9]\d)$")
-PHONE_RE = re.compile(r"^(9\d{8}|0?[1-8]\d{6,7})$")
+# A mobile (9 digits starting with 9) or a landline with its area code: Lima 1 + 7 digits,
+# the provinces a two-digit code 41-84 + 6 digits; the trunk prefix 0 is optional.
+PHONE_RE = re.compile(r"^(9\d{8}|0?1\d{7}|0?[4-8]\d{7})$")
 
 
 class FieldError(ValueError):
