@@ -88,4 +88,5 @@ def check_file(stream: IO[bytes], *, accepted: tuple[str, ...], max_bytes: int) 
 
 def _mb(size: int) -> str:
     value = size / (1024 * 1024)
-    return f"{value:.0f}" if value >= 1 else f"{value:.1f}"
+    shown = f"{value:.2f}".rstrip("0").rstrip(".")
+    return shown if shown != "0" else "0.01"

@@ -23,6 +23,7 @@ from .schema import FormField, ProcedureFile
 from .texts import localize
 
 DEFAULT_MAX_LENGTH = {"text": 200, "long_text": 5000, "address": 300}
+NUMBER_RE = re.compile(r"^-?\d+(\.\d+)?$")
 CE_RE = re.compile(r"^\d{9}$")
 UBIGEO_RE = re.compile(r"^(0[1-9]|1\d|2[0-5])(0[1-9]|[1-9]\d)(0[1-9]|[1-9]\d)$")
 # A mobile (9 digits starting with 9) or a landline with its area code: Lima 1 + 7 digits,
@@ -46,16 +47,17 @@ def _text(field: FormField, value: Any) -> str:
 
 def _number(field: FormField, value: Any) -> str:
     try:
-        number = Decimal(str(value).strip().replace(",", "."))
+        text = str(value).strip().replace(",", ".")
+        number = Decimal(text)
     except InvalidOperation:
         raise FieldError(_("Escriba un número, por ejemplo 120 o 85.5.")) from None
-    if not number.is_finite():
+    if not number.is_finite() or not NUMBER_RE.match(text):
         raise FieldError(_("Escriba un número, por ejemplo 120 o 85.5."))
     if field.min is not None and number < field.min:
         raise FieldError(_("Escriba un número igual o mayor que %(min)s.") % {"min": field.min})
     if field.max is not None and number > field.max:
         raise FieldError(_("Escriba un número igual o menor que %(max)s.") % {"max": field.max})
-    return str(number)
+    return format(number, "f")
 
 
 def _date(field: FormField, value: Any) -> str:

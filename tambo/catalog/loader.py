@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,12 +78,23 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int | None:
     return lines.get(())
 
 
-def _describe(error: dict[str, Any]) -> str:
-    loc = ".".join(
-        str(p) for p in error["loc"] if not str(p).startswith(("function-", "str", "dict"))
-    )
+PATH_PREFIX = re.compile(r"^((?:[a-z_]+|\d+)(?:\.(?:[a-z_]+|\d+))*): ")
+
+
+def _location(error: dict[str, Any]) -> tuple[tuple, str]:
+    """The error's path in the document and its message (paths given in messages included)."""
+    loc = tuple(p for p in error["loc"] if not str(p).startswith(("function-", "str", "dict")))
     message = error["msg"].removeprefix("Value error, ")
-    return f"{loc}: {message}" if loc else message
+    match = PATH_PREFIX.match(message)
+    if match:
+        loc = (*loc, *(int(p) if p.isdigit() else p for p in match.group(1).split(".")))
+        message = message[match.end():]
+    return loc, message
+
+
+def _describe(loc: tuple, message: str) -> str:
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {message}" if where else message
 
 
 def parse_file(path: Path) -> AgencyFile | ProcedureFile:
@@ -111,10 +123,10 @@ def parse_file(path: Path) -> AgencyFile | ProcedureFile:
         return model.model_validate(data)
     except ValidationError as exc:
         lines = _line_map(node)
-        problems = [
-            FileProblem(name, _line_for(err["loc"], lines), _describe(err))  # type: ignore[arg-type]
-            for err in exc.errors(include_url=False)
-        ]
+        problems = []
+        for err in exc.errors(include_url=False):
+            loc, message = _location(err)  # type: ignore[arg-type]
+            problems.append(FileProblem(name, _line_for(loc, lines), _describe(loc, message)))
         raise CatalogError(problems) from None
 
 

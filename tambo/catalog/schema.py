@@ -188,19 +188,27 @@ class ProcedureFile(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> ProcedureFile:
+        # Messages start with the path of the offending item ("form.3: ..."), so that the
+        # loader can point at its line; a whole-model check has no location of its own.
         names = [f.name for f in self.form]
-        if len(set(names)) != len(names):
-            raise ValueError("form field names must be unique")
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise ValueError(f"form.{index}.name: field name '{name}' is repeated")
         ids = [r.id for r in self.requirements]
-        if len(set(ids)) != len(ids):
-            raise ValueError("requirement ids must be unique")
+        for index, req_id in enumerate(ids):
+            if req_id in ids[:index]:
+                raise ValueError(f"requirements.{index}.id: requirement id '{req_id}' is repeated")
         file_fields = {f.name for f in self.form if f.type == "file"}
-        for req in self.requirements:
+        for index, req in enumerate(self.requirements):
             if req.field is not None and req.field not in names:
-                raise ValueError(f"requirement '{req.id}' names unknown form field '{req.field}'")
+                raise ValueError(
+                    f"requirements.{index}.field: requirement '{req.id}' names unknown form field "
+                    f"'{req.field}'"
+                )
             if req.kind == "document" and req.field not in file_fields:
                 raise ValueError(
-                    f"document requirement '{req.id}' must name a form field of type file"
+                    f"requirements.{index}.field: document requirement '{req.id}' must name a "
+                    "form field of type file"
                 )
         return self
 
