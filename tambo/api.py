@@ -114,10 +114,16 @@ def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from tambo.cases.api import router as cases_router
+    from tambo.cases.office_api import router as office_router
     from tambo.catalog.api import router as catalog_router
+    from tambo.documents.api import router as documents_router
+    from tambo.inbox.api import router as inbox_router
 
     api.add_router("/", catalog_router)
     api.add_router("/", cases_router)
+    api.add_router("/", documents_router)
+    api.add_router("/", office_router)
+    api.add_router("/", inbox_router)
 
 
 _register_routers()

@@ -8,9 +8,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("oficina/", include("tambo.cases.office_urls")),
+    path("casilla/", include("tambo.inbox.urls")),
     path("", include("tambo.identity.urls")),
     path("", include("tambo.cases.urls")),
     path("", include("tambo.catalog.urls")),
+    path("", include("tambo.documents.urls")),
 ]
 
 if settings.TAMBO_BENCH_ENDPOINTS:

@@ -106,3 +106,42 @@ def pdf_upload(name: str = "plano.pdf") -> io.BytesIO:
     stream = io.BytesIO(MINIMAL_PDF)
     stream.name = name
     return stream
+
+
+@pytest.fixture(scope="session", autouse=True)
+def demo_pki():
+    """The demo certificate authority and one signing key per demo agency, for the whole run."""
+    from tambo.documents.keys import clear_signer_cache, create_demo_pki
+
+    create_demo_pki(
+        settings.TAMBO_SIGNING_KEYS,
+        {
+            "MDSI": "Municipalidad Distrital de San Isidro",
+            "MTC": "Ministerio de Transportes y Comunicaciones",
+            "OSIPTEL": "Organismo Supervisor de Inversión Privada en Telecomunicaciones",
+        },
+    )
+    clear_signer_cache()
+    return settings.TAMBO_SIGNING_KEYS
+
+
+def make_official(
+    username: str, agency_code: str, roles: list[str], units: list[str] | None = None
+) -> User:
+    """An official with ``roles`` in the given units (all the agency's units by default)."""
+    from tambo.catalog.models import OrgUnit
+    from tambo.identity.models import Appointment
+
+    user = User.objects.create_user(
+        username=username,
+        password="a-long-test-password",
+        first_name=username.capitalize(),
+        last_name="Oficial",
+    )
+    qs = OrgUnit.objects.filter(agency__code=agency_code)
+    if units is not None:
+        qs = qs.filter(code__in=units)
+    for unit in qs:
+        for role in roles:
+            Appointment.objects.create(user=user, unit=unit, role=role)
+    return user

@@ -26,7 +26,8 @@ from tambo.core import audit, clock
 from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tambo.identity import policy
 
-from .models import Document, Draft, Filing, FilingCounter, FilingStatus
+from .models import Document, Draft, Filing, FilingCounter
+from .terms import legal_dates
 from .uploads import UploadRejected, check_file
 
 ACCESS_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -271,7 +272,9 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
     calendar = agency_calendar(agency)
     received_on = calendar.reception_date(now)
     term_starts_on = calendar.next_business_day(received_on)
-    due_on = calendar.add_business_days(received_on, version.term_days)
+    dates = legal_dates(
+        calendar, received_on, version.term_days, version.approval, agency.due_soon_percent
+    )
     try:
         fee = version.fee_amount(received_on.year)
     except UnknownUIT:
@@ -290,9 +293,14 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
         channel=channel,
         answers=cleaned,
         submitted_at=now,
+        unit_id=procedure.unit_id,
+        status=version.workflow.initial,
+        handled_by=version.workflow.state(version.workflow.initial).handled_by or "",
         received_on=received_on,
         term_starts_on=term_starts_on,
-        due_on=due_on,
+        due_on=dates.due_on,
+        due_soon_on=dates.due_soon_on,
+        silence_on=dates.silence_on,
         fee=fee,
         access_code=_access_code(),
         updated_at=now,
@@ -309,7 +317,7 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
             "version": version.number,
             "channel": channel,
             "received_on": received_on.isoformat(),
-            "due_on": due_on.isoformat(),
+            "due_on": dates.due_on.isoformat(),
             "fee": str(fee),
             "documents": [{"field": d.field_name, "sha256": d.sha256} for d in documents],
         },
@@ -359,30 +367,83 @@ def file_directly(
         return FilingResult(existing, created=False)
 
 
-def change_status(actor: Any, filing: Filing, status: str, *, note: str = "") -> Filing:
-    """Move an expediente to another status, recorded in its history.
-
-    The back office drives this through the procedure's workflow; the demo uses it to
-    show expedientes at different stages.
-    """
-    if status not in FilingStatus.values:
-        raise DomainError(_("Estado desconocido."), code="unknown_status")
-    with transaction.atomic():
-        locked = Filing.objects.select_for_update().get(pk=filing.pk)
-        previous = locked.status
-        locked.status = status
-        locked.updated_at = clock.now()
-        locked.save(update_fields=["status", "updated_at"])
-        audit.record(
-            "filing.status_changed",
-            "filing",
-            locked.number,
-            actor=actor,
-            agency_code=locked.agency.code,
-            data={"from": previous, "to": status, "note": note},
-        )
-    return locked
-
-
 def procedure_name(filing: Filing) -> str:
     return localize(filing.procedure_version.file.name)
+
+
+def add_filing_document(
+    citizen: Any, number: str, field_name: str, stream: IO[bytes], filename: str
+) -> Document:
+    """Add or replace a document of a filed expediente while the citizen corrects an observation."""
+    stored_name: str | None = None
+    try:
+        with transaction.atomic():
+            filing = (
+                Filing.objects.select_for_update(of=("self",))
+                .select_related("agency")
+                .filter(number=number)
+                .first()
+            )
+            if filing is None or filing.citizen_id != getattr(citizen, "pk", None):
+                raise NotFound(_("No encontramos ese expediente."))
+            workflow = filing.procedure_version.workflow
+            if not any(
+                "resume_term" in t.effects for t in workflow.available(filing.status, "citizen")
+            ):
+                raise Conflict(
+                    _("Solo puede agregar documentos mientras subsana una observación."),
+                    code="documents_closed",
+                )
+            field = next(
+                (
+                    f
+                    for f in filing.procedure_version.file.form
+                    if f.name == field_name and f.type == "file"
+                ),
+                None,
+            )
+            if field is None:
+                raise ValidationFailed({field_name: _("Este campo no admite archivos.")})
+            limit = settings.TAMBO_MAX_FILE_BYTES
+            if field.max_mb:
+                limit = min(limit, int(field.max_mb * 1024 * 1024))
+            try:
+                checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
+            except UploadRejected as exc:
+                raise ValidationFailed({field_name: str(exc)}) from None
+            total = filing.documents.aggregate(total=Sum("size"))["total"] or 0
+            if total + checked.size > settings.TAMBO_MAX_FILING_BYTES:
+                raise ValidationFailed(
+                    {
+                        field_name: _(
+                            "Los archivos de este trámite superan el máximo de %(mb)s MB en total."
+                        )
+                        % {"mb": settings.TAMBO_MAX_FILING_BYTES // (1024 * 1024)}
+                    }
+                )
+            document = Document(
+                owner=citizen,
+                filing=filing,
+                field_name=field_name,
+                original_name=(filename or "archivo")[-200:],
+                media_type=checked.media_type,
+                size=checked.size,
+                sha256=checked.sha256,
+                uploaded_at=clock.now(),
+            )
+            document.file.save(f"{document.pk}", File(stream), save=False)
+            stored_name = document.file.name
+            document.save()
+            audit.record(
+                "filing.document_added",
+                "filing",
+                filing.number,
+                actor=citizen,
+                agency_code=filing.agency.code,
+                data={"field": field_name, "sha256": checked.sha256, "size": checked.size},
+            )
+    except BaseException:
+        if stored_name:
+            Document.file.field.storage.delete(stored_name)
+        raise
+    return document

@@ -146,7 +146,7 @@ def _filing(f: Any) -> dict[str, Any]:
 def _events(filing: Any) -> list[dict[str, Any]]:
     return [
         {"at": r.at, "title": r.title, "detail": r.detail}
-        for r in timeline_rows(queries.timeline(filing))
+        for r in timeline_rows(filing, queries.timeline(filing))
     ]
 
 

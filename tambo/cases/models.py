@@ -11,21 +11,8 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
-from tambo.catalog.models import Agency, ProcedureVersion
-
-
-class FilingStatus(models.TextChoices):
-    RECEIVED = "received", _("Recibido")
-    IN_REVIEW = "in_review", _("En revisión de admisibilidad")
-    OBSERVED = "observed", _("Observado: debe subsanar")
-    IN_EVALUATION = "in_evaluation", _("En evaluación")
-    APPROVED = "approved", _("Aprobado")
-    DENIED = "denied", _("Denegado")
-    WITHDRAWN = "withdrawn", _("Desistido")
-    NOT_FILED = "not_filed", _("Considerado no presentado")
-    CLOSED = "closed", _("Archivado")
+from tambo.catalog.models import Agency, OrgUnit, ProcedureVersion
 
 
 class Draft(models.Model):
@@ -80,10 +67,16 @@ class Document(models.Model):
 
 
 class Filing(models.Model):
-    """An expediente: a procedure filed by a citizen, with its legal dates."""
+    """An expediente: a procedure filed by a citizen, with its legal dates and workflow state.
+
+    ``status`` is a state of the procedure version's workflow. The legal term runs while
+    ``term_running``; an observation suspends it (``suspended_since``) and its resumption
+    moves ``due_on`` and ``silence_on`` by the business days it was suspended.
+    """
 
     number = models.CharField(max_length=40, unique=True)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="filings")
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="filings")
     procedure_version = models.ForeignKey(
         ProcedureVersion, on_delete=models.PROTECT, related_name="filings"
     )
@@ -102,12 +95,41 @@ class Filing(models.Model):
         help_text="legal date of receipt (next business day if filed after hours)"
     )
     term_starts_on = models.DateField()
-    due_on = models.DateField()
+    due_on = models.DateField(help_text="last business day of the legal term")
+    due_soon_on = models.DateField(help_text="from this day the case shows as due soon")
+    silence_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="first day on which positive silence applies (term + 5 business days, art. 199.1)",
+    )
     fee = models.DecimalField(max_digits=10, decimal_places=2)
-    status = models.CharField(
-        max_length=20, choices=FilingStatus.choices, default=FilingStatus.RECEIVED
+    status = models.CharField(max_length=40, default="received")
+    handled_by = models.CharField(
+        max_length=20, blank=True, help_text="the role whose queue the case is in (from its state)"
+    )
+    is_open = models.BooleanField(default=True)
+    term_running = models.BooleanField(default=True)
+    suspended_since = models.DateField(null=True, blank=True)
+    correction_due_on = models.DateField(null=True, blank=True)
+    appeal_due_on = models.DateField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_filings",
+    )
+    warned_due_soon_at = models.DateTimeField(null=True, blank=True)
+    warned_overdue_at = models.DateTimeField(null=True, blank=True)
+    negative_silence_noticed_at = models.DateTimeField(null=True, blank=True)
+    pending_document = models.CharField(
+        max_length=30,
+        blank=True,
+        help_text="a document the sweep decided and a worker still has to sign (e.g. silence_certificate)",
     )
     access_code = models.CharField(max_length=12)
+    lock_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
 
     class Meta:
@@ -118,7 +140,48 @@ class Filing(models.Model):
         ]
         indexes = [
             models.Index(fields=["citizen", "-submitted_at"], name="filing_citizen_idx"),
-            models.Index(fields=["agency", "status", "due_on"], name="filing_queue_idx"),
+            models.Index(
+                fields=["unit", "due_on", "id"],
+                name="filing_unit_queue_idx",
+                condition=models.Q(is_open=True),
+            ),
+            models.Index(
+                fields=["unit", "handled_by", "due_on", "id"],
+                name="filing_role_queue_idx",
+                condition=models.Q(is_open=True),
+            ),
+            models.Index(
+                fields=["agency", "handled_by", "due_on", "id"],
+                name="filing_desk_queue_idx",
+                condition=models.Q(is_open=True),
+            ),
+            models.Index(
+                fields=["due_on"],
+                name="filing_running_due_idx",
+                condition=models.Q(is_open=True, term_running=True),
+            ),
+            models.Index(
+                fields=["correction_due_on"],
+                name="filing_correction_idx",
+                condition=models.Q(is_open=True, correction_due_on__isnull=False),
+            ),
+            models.Index(
+                fields=["silence_on"],
+                name="filing_silence_idx",
+                condition=models.Q(is_open=True, term_running=True),
+            ),
+            models.Index(
+                fields=["due_soon_on"],
+                name="filing_due_soon_idx",
+                condition=models.Q(
+                    is_open=True, term_running=True, warned_due_soon_at__isnull=True
+                ),
+            ),
+            models.Index(
+                fields=["id"],
+                name="filing_pending_document_idx",
+                condition=~models.Q(pending_document=""),
+            ),
         ]
 
     def __str__(self) -> str:

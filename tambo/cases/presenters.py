@@ -11,7 +11,7 @@ from django.utils.translation import gettext_noop as N_
 from tambo.catalog.models import ProcedureVersion
 from tambo.catalog.texts import localize
 
-from .models import Document, Filing, FilingStatus
+from .models import Document, Filing
 from .queries import TimelineEvent
 
 
@@ -62,14 +62,24 @@ def filing_view(filing: Filing) -> FilingView:
         procedure_name=localize(filing.procedure_version.file.name),
         agency_name=filing.agency.name,
         status=filing.status,
-        status_label=str(FilingStatus(filing.status).label),
+        status_label=state_label(filing),
         documents=list(filing.documents.all()),
     )
+
+
+def state_label(filing: Filing, state_id: str | None = None) -> str:
+    workflow = filing.procedure_version.workflow
+    state_id = state_id or filing.status
+    try:
+        return localize(workflow.state(state_id).label)
+    except StopIteration:
+        return state_id
 
 
 EVENT_TITLES = {
     "filing.submitted": N_("Presentado y recibido"),
     "filing.document_added": N_("Documento agregado"),
+    "filing.negative_silence": N_("Plazo vencido: puede considerar denegada su solicitud y apelar"),
 }
 
 
@@ -78,20 +88,27 @@ class TimelineRow:
     at: Any
     title: str
     detail: str
+    document: str = ""
 
 
-def timeline_rows(events: list[TimelineEvent]) -> list[TimelineRow]:
+def timeline_rows(
+    filing: Filing, events: list[TimelineEvent], *, internal: bool = False
+) -> list[TimelineRow]:
+    """Rows for the history of a case; ``internal`` (officials) adds reports and roles."""
+    workflow = filing.procedure_version.workflow
     rows = []
     for event in events:
-        if event.action == "filing.status_changed":
-            title = (
-                str(FilingStatus(event.data["to"]).label)
-                if event.data.get("to") in FilingStatus.values
-                else event.data.get("to", "")
-            )
-            detail = event.data.get("note", "")
-        else:
-            title = _(EVENT_TITLES.get(event.action, event.action))
-            detail = ""
-        rows.append(TimelineRow(event.at, title, detail))
+        data = event.data
+        if event.action == "filing.transition":
+            transition = workflow.transition(data.get("transition", ""))
+            title = localize(transition.label) if transition else data.get("transition", "")
+            title = f"{title} → {state_label(filing, data.get('to'))}"
+            detail = data.get("reason", "")
+            if internal and data.get("report"):
+                detail = f"{detail}\n{_('Informe')}: {data['report']}".strip()
+            rows.append(TimelineRow(event.at, title, detail, data.get("document", "")))
+        elif event.action in EVENT_TITLES:
+            rows.append(TimelineRow(event.at, _(EVENT_TITLES[event.action]), ""))
+        elif internal:
+            rows.append(TimelineRow(event.at, event.action, str(data.get("reason", ""))))
     return rows

@@ -15,7 +15,18 @@ from tambo.identity import policy
 from .models import Draft, Filing
 
 PAGE_SIZE = 20
-TIMELINE_ACTIONS = {"filing.submitted", "filing.status_changed", "filing.document_added"}
+TIMELINE_ACTIONS = {
+    "filing.submitted",
+    "filing.transition",
+    "filing.document_added",
+    "filing.negative_silence",
+}
+INTERNAL_ACTIONS = TIMELINE_ACTIONS | {
+    "filing.taken",
+    "filing.assigned",
+    "filing.due_soon",
+    "filing.overdue",
+}
 
 
 def filings_of(citizen: Any) -> QuerySet[Filing]:
@@ -81,9 +92,21 @@ class TimelineEvent:
     data: dict[str, Any]
 
 
-def timeline(filing: Filing) -> list[TimelineEvent]:
+def timeline(filing: Filing, *, internal: bool = False) -> list[TimelineEvent]:
     """What happened to the expediente, oldest first, from the audit log."""
+    actions = INTERNAL_ACTIONS if internal else TIMELINE_ACTIONS
     return [
         TimelineEvent(e.at, e.action, e.data)
-        for e in audit.history("filing", filing.number, TIMELINE_ACTIONS)
+        for e in audit.history("filing", filing.number, actions)
     ]
+
+
+def issued_documents(filing: Filing) -> list[Any]:
+    """Signed documents issued for the expediente (resolutions, certificates, receipt)."""
+    from tambo.documents.models import IssuedDocument
+
+    return list(
+        IssuedDocument.objects.filter(subject_type="filing", subject_id=filing.number).order_by(
+            "issued_at"
+        )
+    )

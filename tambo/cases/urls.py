@@ -12,5 +12,11 @@ urlpatterns = [
     path("expedientes/<str:number>/", views.filing_detail, name="filing"),
     path("expedientes/<str:number>/cargo/", views.receipt, name="receipt"),
     path("expedientes/<str:number>/cargo.pdf", views.receipt_download, name="receipt_pdf"),
+    path("expedientes/<str:number>/accion/<str:transition_id>/", views.citizen_act, name="act"),
+    path(
+        "expedientes/<str:number>/documentos/<str:code>.pdf",
+        views.issued_document,
+        name="issued_document",
+    ),
     path("consulta/", views.status_lookup, name="status_lookup"),
 ]

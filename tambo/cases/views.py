@@ -15,9 +15,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tambo.catalog import queries as catalog_queries
 from tambo.catalog.answers import validate_answers
 from tambo.catalog.presenters import form_fields, procedure_page
-from tambo.core.errors import Conflict, NotFound, ValidationFailed
+from tambo.catalog.texts import localize
+from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 
-from . import actions, queries
+from . import actions, queries, transitions
 from .presenters import answer_rows, filing_view, timeline_rows
 from .receipt import receipt_pdf
 
@@ -196,14 +197,7 @@ def my_filings(request: HttpRequest) -> HttpResponse:
 @require_GET
 def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
     filing = _own_filing(request, number)
-    return render(
-        request,
-        "cases/filing.html",
-        {
-            "f": filing_view(filing),
-            "timeline": timeline_rows(queries.timeline(filing)),
-        },
-    )
+    return render(request, "cases/filing.html", _filing_context(filing))
 
 
 @require_http_methods(["GET", "POST"])
@@ -233,7 +227,82 @@ def status_lookup(request: HttpRequest) -> HttpResponse:
             "number": number,
             "code": code,
             "filing": filing,
-            "timeline": timeline_rows(queries.timeline(filing)) if filing else [],
+            "f": filing_view(filing) if filing else None,
+            "timeline": timeline_rows(filing, queries.timeline(filing)) if filing else [],
         },
         status=422 if errors else 200,
     )
+
+
+def _citizen_transitions(filing: Any) -> list[dict[str, Any]]:
+    workflow = filing.procedure_version.workflow
+    return [
+        {"id": t.id, "label": localize(t.label), "requires": t.requires}
+        for t in workflow.available(filing.status, "citizen")
+    ]
+
+
+@login_required
+@require_POST
+def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpResponse:
+    """The citizen corrects an observation, withdraws, or appeals (with files when correcting)."""
+    filing = _own_filing(request, number)
+    if filing.citizen_id != request.user.pk:
+        raise Http404
+    reason = request.POST.get("reason", "")
+    errors: dict[str, str] = {}
+    try:
+        for field in filing.procedure_version.file.form:
+            upload = request.FILES.get(field.name)
+            if field.type == "file" and upload is not None:
+                actions.add_filing_document(request.user, number, field.name, upload, upload.name)
+        transitions.take(
+            request.user, number, transition_id, transitions.TransitionInput(reason=reason)
+        )
+    except ValidationFailed as exc:
+        errors = exc.errors
+        status, message = 422, exc.message
+    except DomainError as exc:
+        status, message = exc.status, exc.message
+    else:
+        messages.success(request, _("Listo. Registramos su acción en el expediente."))
+        return redirect("cases:filing", number=number)
+    filing.refresh_from_db()
+    return render(
+        request,
+        "cases/filing.html",
+        {
+            **_filing_context(filing),
+            "action_error": message,
+            "errors": errors,
+            "values": {"transition": transition_id, "reason": reason},
+        },
+        status=status,
+    )
+
+
+def _filing_context(filing: Any) -> dict[str, Any]:
+    from tambo.inbox.models import Notice
+
+    return {
+        "f": filing_view(filing),
+        "timeline": timeline_rows(filing, queries.timeline(filing)),
+        "transitions": _citizen_transitions(filing),
+        "file_fields": [f for f in form_fields(filing.procedure_version) if f.type == "file"],
+        "documents": queries.issued_documents(filing),
+        "notices": Notice.objects.filter(filing=filing).order_by("-deposited_at"),
+    }
+
+
+@login_required
+@require_GET
+def issued_document(request: HttpRequest, number: str, code: str) -> HttpResponse:
+    """Download a signed document of the expediente (its citizen or its officials only)."""
+    filing = _own_filing(request, number)
+    document = next((d for d in queries.issued_documents(filing) if d.code == code), None)
+    if document is None:
+        raise Http404
+    with document.file.open("rb") as handle:
+        response = HttpResponse(handle.read(), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{document.code}.pdf"'
+    return response

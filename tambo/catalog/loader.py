@@ -88,7 +88,7 @@ def _location(error: dict[str, Any]) -> tuple[tuple, str]:
     match = PATH_PREFIX.match(message)
     if match:
         loc = (*loc, *(int(p) if p.isdigit() else p for p in match.group(1).split(".")))
-        message = message[match.end():]
+        message = message[match.end() :]
     return loc, message
 
 
@@ -192,6 +192,8 @@ def _load_agency(path: Path, spec: AgencyFile, report: LoadReport) -> None:
         "website": spec.website,
         "opening_hours": spec.opening_hours,
         "filing_cutoff": spec.filing_cutoff,
+        "notice_ack_days": spec.notice_ack_days,
+        "due_soon_percent": spec.due_soon_percent,
         "search_text": fold(f"{spec.name} {spec.code}"),
     }
     agency, created = Agency.objects.get_or_create(code=spec.code, defaults=values)
@@ -235,11 +237,12 @@ def _load_procedure(path: Path, spec: ProcedureFile, report: LoadReport) -> None
         raise CatalogError(
             [FileProblem(str(path), 1, f"agency {spec.agency} has no unit {spec.unit!r}")]
         )
-    data = spec.model_dump(mode="json", exclude_none=True)
+    unit = agency.units.get(code=spec.unit)
+    data = spec.model_dump(mode="json", exclude_none=True, by_alias=True)
     digest = spec_hash(data)
     name_es = localize(spec.name, "es")
     procedure, _ = Procedure.objects.get_or_create(
-        agency=agency, code=spec.code, defaults={"name": name_es}
+        agency=agency, code=spec.code, defaults={"name": name_es, "unit": unit}
     )
     current = procedure.current_version
     if current is not None and current.content_hash == digest:
@@ -266,6 +269,7 @@ def _load_procedure(path: Path, spec: ProcedureFile, report: LoadReport) -> None
     )
     procedure.current_version = version
     procedure.name = name_es
+    procedure.unit = unit
     procedure.search_text = fold(searchable)
     procedure.is_active = True
     procedure.save()

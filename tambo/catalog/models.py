@@ -36,6 +36,15 @@ class Agency(models.Model):
     website = models.URLField(blank=True)
     opening_hours = models.CharField(max_length=200)
     filing_cutoff = models.TimeField(null=True, blank=True)
+    notice_ack_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="business days after which an unread casilla notice counts as received; "
+        "empty: it takes effect on the day it is deposited (TUO art. 20.4, 25)",
+    )
+    due_soon_percent = models.PositiveSmallIntegerField(
+        default=80, help_text="share of the term after which a case shows as due soon"
+    )
     search_text = models.TextField(blank=True, editable=False)
 
     class Meta:
@@ -98,6 +107,12 @@ class Procedure(models.Model):
 
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="procedures")
     code = models.CharField(max_length=32)
+    unit = models.ForeignKey(
+        OrgUnit,
+        on_delete=models.PROTECT,
+        related_name="procedures",
+        help_text="the org unit that handles its expedientes",
+    )
     current_version = models.OneToOneField(
         "ProcedureVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -146,6 +161,13 @@ class ProcedureVersion(models.Model):
 
             cached = self.__dict__["_file"] = ProcedureFile.model_validate(self.spec)
         return cached
+
+    @property
+    def workflow(self):  # type: ignore[no-untyped-def]
+        """The procedure's own workflow, or the default TUPA workflow."""
+        from .workflow import default_workflow
+
+        return self.file.workflow or default_workflow()
 
     def fee_amount(self, year: int) -> Decimal:
         """The fee in soles for a filing in ``year`` (UIT shares use that year's UIT)."""

@@ -9,33 +9,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-LANGS = ("es", "qu", "en")
-CODE_RE = r"^[A-Z0-9][A-Z0-9-]{1,31}$"
-NAME_RE = r"^[a-z][a-z0-9_]{0,39}$"
-
-
-def _check_text(value: object) -> object:
-    if isinstance(value, dict):
-        unknown = set(value) - set(LANGS)
-        if unknown:
-            raise ValueError(f"unknown language(s) {sorted(unknown)}; use {', '.join(LANGS)}")
-        if not str(value.get("es", "")).strip():
-            raise ValueError("a Spanish text ('es') is required")
-        return {k: str(v).strip() for k, v in value.items()}
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-empty text")
-    return value.strip()
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-Text = Annotated[str | dict[str, str], BeforeValidator(_check_text)]
+from .schema_base import CODE_RE, LANGS, NAME_RE, Strict, Text, _check_text  # noqa: F401
+from .workflow import Workflow
 
 
 class OrgUnit(Strict):
@@ -62,6 +41,14 @@ class AgencyFile(Strict):
         None,
         description="office-hours cut-off; absent means filings count the same day up to 23:59",
     )
+    notice_ack_days: int | None = Field(
+        None,
+        ge=1,
+        le=30,
+        description="business days after which an unread casilla notice counts as received; "
+        "absent: it takes effect on the day it is deposited",
+    )
+    due_soon_percent: int = Field(80, ge=10, le=99)
     non_working_days: list[NonWorkingDay] = []
     org_units: list[OrgUnit] = Field(min_length=1)
 
@@ -177,6 +164,7 @@ class ProcedureFile(Strict):
     requirements: list[Requirement] = Field(min_length=1)
     form: list[FormField] = Field(min_length=1)
     notes: Text | None = None
+    workflow: Workflow | None = Field(None, description="absent: the default TUPA workflow")
 
     @field_validator("topics")
     @classmethod

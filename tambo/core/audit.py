@@ -54,6 +54,36 @@ def record(
     return entry
 
 
+def record_many(entries: list[dict[str, Any]], *, actor: Any = None) -> int:
+    """Append many entries at once (the sweep); each dict has action, object_type, object_id,
+    agency_code and data. Sealed after commit like single entries."""
+    if not entries:
+        return 0
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit.record_many must run inside the action's transaction")
+    now = clock.now()
+    label = str(getattr(actor, "username", "") or (actor or "system"))[:150]
+    created = AuditEntry.objects.bulk_create(
+        [
+            AuditEntry(
+                at=now,
+                actor_id=getattr(actor, "pk", None),
+                actor_label=label,
+                action=e["action"],
+                object_type=e["object_type"],
+                object_id=str(e["object_id"]),
+                agency_code=e.get("agency_code", ""),
+                data=e.get("data", {}),
+            )
+            for e in entries
+        ],
+        batch_size=2000,
+    )
+    PendingSeal.objects.bulk_create([PendingSeal(entry_id=e.pk) for e in created], batch_size=2000)
+    transaction.on_commit(seal_quietly)
+    return len(created)
+
+
 def entry_digest(entry: AuditEntry) -> str:
     """SHA-256 of the entry's canonical JSON (sorted keys, UTC time in microseconds)."""
     canonical = json.dumps(

@@ -57,3 +57,29 @@ class ApiToken(models.Model):
         """Create a token; the raw value is returned once and never stored."""
         raw = "tmb_" + secrets.token_urlsafe(32)
         return cls.objects.create(user=user, name=name, token_hash=cls.hash(raw)), raw
+
+
+class Role(models.TextChoices):
+    FRONT_DESK = "front_desk", "Mesa de partes"
+    EVALUATOR = "evaluator", "Evaluador"
+    SIGNER = "signer", "Firmante"
+    SUPERVISOR = "supervisor", "Supervisor"
+
+
+class Appointment(models.Model):
+    """An official holds a role in an org unit of an agency (one row per unit and role)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="appointments")
+    unit = models.ForeignKey(
+        "catalog.OrgUnit", on_delete=models.CASCADE, related_name="appointments"
+    )
+    role = models.CharField(max_length=20, choices=Role.choices)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "unit", "role"], name="unique_appointment")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} @ {self.unit}"

@@ -2,10 +2,15 @@
 
 Every action and every view asks here, so the rules live in one place. Objects a
 user may not see are reported as not found, so their existence does not leak.
+
+Citizens act on what they own. Officials act through their appointments (role in an
+org unit): the front desk of an agency handles admissibility for all its units;
+evaluators, signers and supervisors act on the expedientes of their own unit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from tambo.core.errors import Forbidden, NotFound
@@ -17,7 +22,11 @@ CITIZEN_OWN_ACTIONS = {
     "draft.discard",
     "filing.view",
     "filing.receipt",
+    "notice.read",
+    "notice.view",
 }
+PUBLIC_ACTIONS = {"catalog.view", "filing.status_by_code", "document.verify"}
+SIGNED_IN_ACTIONS = {"draft.start", "filing.list_own", "notice.list_own"}
 
 
 def _owner_id(obj: Any) -> int | None:
@@ -27,21 +36,76 @@ def _owner_id(obj: Any) -> int | None:
     return None
 
 
+def appointments(user: Any) -> list[Any]:
+    """The user's active appointments (cached on the user object for the request)."""
+    if user is None or not user.is_authenticated:
+        return []
+    cached = getattr(user, "_tambo_appointments", None)
+    if cached is None:
+        cached = list(user.appointments.filter(active=True).select_related("unit__agency"))
+        user._tambo_appointments = cached
+    return cached
+
+
+def official_roles(user: Any, filing: Any) -> set[str]:
+    """The roles the user may exercise on this expediente."""
+    roles = set()
+    for appointment in appointments(user):
+        if appointment.unit.agency_id != getattr(filing, "agency_id", None):
+            continue
+        if appointment.role == "front_desk" or appointment.unit_id == getattr(
+            filing, "unit_id", None
+        ):
+            roles.add(appointment.role)
+    return roles
+
+
+def is_official(user: Any) -> bool:
+    return bool(appointments(user))
+
+
 def allows(user: Any, action: str, obj: Any = None) -> bool:
     """Whether ``user`` may do ``action`` (``"<object>.<verb>"``) on ``obj``."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return action in {"catalog.view", "filing.status_by_code"}
-    if action in {"catalog.view", "filing.status_by_code", "draft.start", "filing.list_own"}:
+    if action in PUBLIC_ACTIONS:
         return True
-    if action in CITIZEN_OWN_ACTIONS:
-        return obj is not None and _owner_id(obj) == user.pk
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if action in SIGNED_IN_ACTIONS:
+        return True
+    if action in CITIZEN_OWN_ACTIONS and obj is not None and _owner_id(obj) == user.pk:
+        return True
+    if action in {"filing.view", "filing.receipt", "filing.office_view"} and obj is not None:
+        return bool(official_roles(user, obj))
+    if action == "filing.take" and obj is not None:
+        return bool(official_roles(user, obj) & {"front_desk", "evaluator", "signer"})
+    if action == "filing.assign" and obj is not None:
+        return "supervisor" in official_roles(user, obj)
+    if action == "queue.view" and obj is not None:
+        return any(a.unit_id == obj.pk for a in appointments(user))
     return False
+
+
+def role_for_transition(user: Any, filing: Any, allowed: Iterable[str]) -> str | None:
+    """The role under which ``user`` may take a transition open to ``allowed`` actors."""
+    allowed = set(allowed)
+    if "citizen" in allowed and filing.citizen_id == getattr(user, "pk", None):
+        return "citizen"
+    for role in ("front_desk", "evaluator", "signer", "supervisor"):
+        if role in allowed and role in official_roles(user, filing):
+            return role
+    return None
+
+
+def _can_see(user: Any, obj: Any) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return _owner_id(obj) == user.pk or bool(official_roles(user, obj))
 
 
 def require(user: Any, action: str, obj: Any = None) -> None:
     """Raise :class:`NotFound` (hiding the object) or :class:`Forbidden` unless allowed."""
     if allows(user, action, obj):
         return
-    if obj is not None:
+    if obj is not None and not _can_see(user, obj):
         raise NotFound("No encontramos lo que busca.")
     raise Forbidden("No tiene permiso para hacer esto.")

@@ -52,6 +52,10 @@ INSTALLED_APPS = [
     "tambo.identity",
     "tambo.catalog",
     "tambo.cases",
+    "tambo.documents",
+    "tambo.inbox",
+    "django_tasks",
+    "django_tasks_db",
     "tambo.demo",
 ]
 
@@ -81,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tambo.core.context_processors.site",
+                "tambo.identity.context_processors.roles",
             ],
         },
     },
@@ -165,8 +170,17 @@ TAMBO_NATIONAL_CALENDAR = Path(
 )
 # The UIT (Unidad Impositiva Tributaria) per year, in soles, for fees set as a share of it.
 TAMBO_UIT = {2025: "5350.00", 2026: "5500.00"}
+# Signed documents: each agency signs with <AGENCY_CODE>.p12 in this directory (ca.pem there is
+# the trust root the public verifier accepts). The password has a demo default here; the
+# production profile refuses to start without TAMBO_SIGNING_PASSWORD.
+TAMBO_SIGNING_KEYS = Path(os.environ.get("TAMBO_SIGNING_KEYS_DIR", VAR_DIR / "keys"))
+TAMBO_SIGNING_PASSWORD = os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys")
 # Exposes /bench/insert (the one-INSERT ceiling) for benchmark runs only.
 TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
+# Background tasks (sweeps, document signing) through the Django Tasks API, stored in the
+# database and run by `tambo db_worker`.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
 # How many pending audit entries one sealing pass takes.
 TAMBO_AUDIT_SEAL_BATCH = env_int("TAMBO_AUDIT_SEAL_BATCH", 500)
 
@@ -175,5 +189,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("TAMBO_LOG_LEVEL", "INFO")},
-    "loggers": {"django.request": {"level": "ERROR"}},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

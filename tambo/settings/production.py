@@ -16,6 +16,11 @@ if not SECRET_KEY:  # noqa: F405
     raise ImproperlyConfigured("TAMBO_SECRET_KEY must be set in production")
 if "DATABASE_URL" not in os.environ:
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production")
+if os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys") == "tambo-demo-keys":
+    raise ImproperlyConfigured(
+        "TAMBO_SIGNING_PASSWORD must be set in production (it opens the agencies' signing "
+        "keys), and not to the published demo password"
+    )
 
 SESSION_COOKIE_SECURE = env_bool("TAMBO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE

@@ -20,3 +20,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Serve static files from the apps directly (no collectstatic in tests).
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Signing keys for tests: a session-wide demo PKI created by tests/conftest.py.
+TAMBO_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="tambo-test-keys-"))

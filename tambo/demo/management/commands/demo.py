@@ -1,4 +1,4 @@
-"""``tambo demo``: load the demo catalogue, accounts and expedientes (idempotent)."""
+"""``tambo demo``: load the demo catalogue, keys, accounts and expedientes (idempotent)."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import random
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import transaction
 
-from tambo.cases import actions
-from tambo.cases.models import Filing, FilingStatus
+from tambo.cases import actions, transitions
+from tambo.cases.models import Filing
 from tambo.catalog.loader import load_directory
-from tambo.catalog.models import Procedure
+from tambo.catalog.models import Agency, Procedure
 from tambo.demo.samples import MINIMAL_PDF, file_fields, sample_answers
-from tambo.identity.models import User
+from tambo.identity.models import Appointment, User
 
 DEMO_PASSWORD = "tambo-demo-2026"  # noqa: S105 - published demo logins, development only
 CITIZENS = [
@@ -23,20 +23,56 @@ CITIZENS = [
     ("jose", "José", "Huamán Ccori", "41234987", "jose@example.pe", "qu"),
     ("maria", "María", "Torres Díaz", "70456123", "maria@example.pe", "en"),
 ]
-# (citizen, agency, procedure code prefix, final status)
+# Officials of the demo municipality: (username, first name, last name, role).
+OFFICIALS = [
+    ("mesa", "Lucía", "Ramos", "front_desk"),
+    ("evaluador", "Carlos", "Paredes", "evaluator"),
+    ("firmante", "Rosa", "Villanueva", "signer"),
+    ("supervisor", "Jorge", "Salazar", "supervisor"),
+]
+T = transitions.TransitionInput
+# (citizen, the transitions that bring the expediente to its demo state)
 STORY = [
-    ("ana", FilingStatus.RECEIVED),
-    ("ana", FilingStatus.IN_EVALUATION),
-    ("ana", FilingStatus.APPROVED),
-    ("jose", FilingStatus.OBSERVED),
-    ("jose", FilingStatus.RECEIVED),
-    ("maria", FilingStatus.DENIED),
-    ("maria", FilingStatus.IN_REVIEW),
+    ("ana", []),
+    ("ana", [("mesa", "admit", T())]),
+    (
+        "ana",
+        [
+            ("mesa", "admit", T()),
+            ("evaluador", "propose", T(report="Cumple los requisitos del TUPA.")),
+            (
+                "firmante",
+                "approve",
+                T(reason="La solicitud cumple los requisitos y la zonificación."),
+            ),
+        ],
+    ),
+    ("jose", [("mesa", "observe", T(reason="Falta la declaración jurada firmada."))]),
+    ("jose", []),
+    (
+        "maria",
+        [
+            ("mesa", "admit", T()),
+            ("evaluador", "propose", T(report="La zonificación no lo permite.")),
+            (
+                "firmante",
+                "deny",
+                T(reason="El giro solicitado no es compatible con la zonificación."),
+            ),
+        ],
+    ),
+    (
+        "maria",
+        [
+            ("mesa", "admit", T()),
+            ("evaluador", "request_report", T(reason="Se pide opinión técnica.")),
+        ],
+    ),
 ]
 
 
 class Command(BaseCommand):
-    help = "Load demo agencies, procedures, citizens and expedientes in different states."
+    help = "Load demo agencies, procedures, signing keys, citizens, officials and expedientes."
 
     def add_arguments(self, parser):
         parser.add_argument("--catalog", type=Path, default=settings.TAMBO_CATALOG_DIR)
@@ -44,51 +80,64 @@ class Command(BaseCommand):
     def handle(self, *args, catalog: Path, **options):
         report = load_directory(catalog)
         self.stdout.write(
-            f"catalogue: {report.versions_created} new procedure versions, "
-            f"{report.unchanged} unchanged"
+            f"catalogue: {report.versions_created} new procedure versions, {report.unchanged} unchanged"
         )
-        admin, created = User.objects.get_or_create(
-            username="admin",
-            defaults={"is_staff": True, "is_superuser": True, "email": "admin@example.pe"},
-        )
-        if created:
-            admin.set_password(DEMO_PASSWORD)
-            admin.save()
+        call_command("keys", "demo", stdout=self.stdout)
+        self._user("admin", "Admin", "Tambo", is_staff=True, is_superuser=True)
         citizens = {}
         for username, first, last, dni, email, lang in CITIZENS:
-            user, created = User.objects.get_or_create(
-                username=username,
-                defaults={
-                    "first_name": first,
-                    "last_name": last,
-                    "document_type": "dni",
-                    "document_number": dni,
-                    "email": email,
-                    "language": lang,
-                },
+            citizens[username] = self._user(
+                username,
+                first,
+                last,
+                document_type="dni",
+                document_number=dni,
+                email=email,
+                language=lang,
             )
-            if created:
-                user.set_password(DEMO_PASSWORD)
-                user.save()
-            citizens[username] = user
+        officials = {}
+        municipality = Agency.objects.get(code="MDSI")
+        for username, first, last, role in OFFICIALS:
+            officials[username] = user = self._user(
+                username, first, last, email=f"{username}@example.pe"
+            )
+            for unit in municipality.units.all():
+                Appointment.objects.get_or_create(user=user, unit=unit, role=role)
+        for agency in Agency.objects.exclude(code="MDSI"):
+            user = self._user(f"oficial-{agency.code.lower()}", "Oficial", agency.code)
+            for unit in agency.units.all():
+                for role in ("front_desk", "evaluator", "signer", "supervisor"):
+                    Appointment.objects.get_or_create(user=user, unit=unit, role=role)
         if not Filing.objects.exists():
-            self._file_demo_cases(citizens, admin)
+            self._file_demo_cases(citizens, officials)
         self.stdout.write(
             self.style.SUCCESS(
-                f"demo logins (password for all: {DEMO_PASSWORD}): admin (Django admin at "
-                f"/admin/), {', '.join(c[0] for c in CITIZENS)}"
+                f"demo logins (password for all: {DEMO_PASSWORD}): citizens {', '.join(c[0] for c in CITIZENS)}; "
+                f"officials of MDSI {', '.join(o[0] for o in OFFICIALS)}; oficial-mtc, oficial-osiptel; "
+                "admin (Django admin at /admin/)"
             )
         )
 
-    def _file_demo_cases(self, citizens: dict[str, User], admin: User) -> None:
-        rng = random.Random(2026)  # noqa: S311 - demo data
-        procedures = list(
-            Procedure.objects.select_related("current_version", "agency").order_by(
-                "agency__code", "code"
-            )
+    def _user(self, username: str, first: str, last: str, **fields) -> User:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"first_name": first, "last_name": last, **fields}
         )
-        for index, (username, status) in enumerate(STORY):
-            procedure = procedures[(index * 3) % len(procedures)]
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+        return user
+
+    def _file_demo_cases(self, citizens: dict[str, User], officials: dict[str, User]) -> None:
+        rng = random.Random(2026)  # noqa: S311 - demo data
+        procedures = [
+            p
+            for p in Procedure.objects.select_related("current_version", "agency")
+            .filter(agency__code="MDSI")
+            .order_by("code")
+            if p.current_version.approval != "automatic"
+        ]
+        for index, (username, steps) in enumerate(STORY):
+            procedure = procedures[index % len(procedures)]
             version = procedure.current_version
             citizen = citizens[username]
             draft = actions.start_draft(citizen, version)
@@ -98,22 +147,6 @@ class Command(BaseCommand):
                     citizen, draft.pk, field.name, io.BytesIO(MINIMAL_PDF), f"{field.name}.pdf"
                 )
             filing = actions.submit_draft(citizen, draft.pk).filing
-            path = {
-                FilingStatus.IN_REVIEW: [FilingStatus.IN_REVIEW],
-                FilingStatus.OBSERVED: [FilingStatus.IN_REVIEW, FilingStatus.OBSERVED],
-                FilingStatus.IN_EVALUATION: [FilingStatus.IN_REVIEW, FilingStatus.IN_EVALUATION],
-                FilingStatus.APPROVED: [
-                    FilingStatus.IN_REVIEW,
-                    FilingStatus.IN_EVALUATION,
-                    FilingStatus.APPROVED,
-                ],
-                FilingStatus.DENIED: [
-                    FilingStatus.IN_REVIEW,
-                    FilingStatus.IN_EVALUATION,
-                    FilingStatus.DENIED,
-                ],
-            }.get(status, [])
-            for step in path:
-                with transaction.atomic():
-                    actions.change_status(admin, filing, step, note="demo")
+            for official, transition, given in steps:
+                transitions.take(officials[official], filing.number, transition, given)
         self.stdout.write(f"filed {len(STORY)} demo expedientes")

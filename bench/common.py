@@ -1,0 +1,251 @@
+"""Shared pieces of the benchmark: paths, the server environment, the bench database,
+percentiles and a description of the machine.
+
+Everything stays on loopback: PostgreSQL at 127.0.0.1:5432 and gunicorn on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = BENCH_DIR.parent
+VENV_BIN = PROJECT_DIR / ".venv" / "bin"
+PYTHON = VENV_BIN / "python"
+TAMBO = VENV_BIN / "tambo"
+GUNICORN = VENV_BIN / "gunicorn"
+
+PG_HOST = "127.0.0.1"
+PG_PORT = 5432
+PG_USER = "postgres"
+BENCH_DB = "tambo_bench"
+DATABASE_URL = f"postgres://{PG_USER}@{PG_HOST}:{PG_PORT}/{BENCH_DB}"
+
+
+# Set by run.py to the run's temporary directory: var/, media and signing keys of the
+# benchmark live there, never in the project's var/.
+RUN_VAR_DIR: Path | None = None
+
+
+def server_env() -> dict[str, str]:
+    """The environment of every Tambo process of the run (commands and gunicorn)."""
+    env = dict(os.environ)
+    for name in list(env):
+        # Nothing from the caller's Tambo configuration may leak into the run.
+        if name.startswith("TAMBO_"):
+            del env[name]
+    env.update(
+        {
+            "DATABASE_URL": DATABASE_URL,
+            "DJANGO_SETTINGS_MODULE": "tambo.settings.production",
+            "TAMBO_SECRET_KEY": "bench-only-secret",
+            "TAMBO_SECURE_COOKIES": "0",
+            "TAMBO_HSTS_SECONDS": "0",
+            "TAMBO_BENCH_ENDPOINTS": "1",
+            "TAMBO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "TAMBO_LOG_LEVEL": "WARNING",
+            "TAMBO_SIGNING_PASSWORD": "bench-only-signing-password",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if RUN_VAR_DIR is not None:
+        env["TAMBO_VAR_DIR"] = str(RUN_VAR_DIR)
+        env["TAMBO_MEDIA_ROOT"] = str(RUN_VAR_DIR / "media")
+        env["TAMBO_SIGNING_KEYS_DIR"] = str(RUN_VAR_DIR / "keys")
+    return env
+
+
+def _admin_connection() -> psycopg.Connection:
+    return psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname="postgres", autocommit=True
+    )
+
+
+def recreate_database() -> None:
+    with _admin_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
+
+
+def drop_database() -> None:
+    with _admin_connection() as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(BENCH_DB))
+        )
+
+
+def postgres_info() -> dict[str, str]:
+    names = ["server_version", "shared_buffers", "synchronous_commit", "fsync", "max_connections"]
+    with _admin_connection() as conn:
+        return {
+            n: str(conn.execute(sql.SQL("SHOW {}").format(sql.SQL(n))).fetchone()[0]) for n in names
+        }
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(sorted_values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of an already sorted sequence (nan when empty)."""
+    if not sorted_values:
+        return math.nan
+    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
+    return sorted_values[min(rank, len(sorted_values)) - 1]
+
+
+def _meminfo_total() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                kib = int(line.split()[1])
+                return f"{kib / 1024 / 1024:.1f} GiB ({kib} kB)"
+    except OSError:
+        pass
+    return "unknown"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def machine_info() -> dict[str, str]:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        pg = postgres_info()
+        pg_text = (
+            f"{pg['server_version']} (shared_buffers {pg['shared_buffers']}, "
+            f"synchronous_commit {pg['synchronous_commit']}, fsync {pg['fsync']}, "
+            f"max_connections {pg['max_connections']})"
+        )
+    except psycopg.Error as exc:
+        pg_text = f"unavailable ({exc.__class__.__name__})"
+    return {
+        "nproc": str(usable),
+        "memory": _meminfo_total(),
+        "cpu": _cpu_model(),
+        "kernel": platform.release(),
+        "postgresql": pg_text,
+        "python": sys.version.split()[0],
+    }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(total, idle) jiffies of the whole machine from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return sum(fields[:8]), idle
+
+
+def _proc_table() -> dict[int, tuple[int, int]]:
+    """pid -> (ppid, utime + stime ticks) for every process still alive."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, int]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, stack = {root}, [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def bench_backend_pids() -> set[int]:
+    """PostgreSQL backends serving the bench database (gunicorn's and our commands')."""
+    try:
+        with _admin_connection() as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (BENCH_DB,)
+            ).fetchall()
+    except psycopg.Error:
+        return set()
+    return {r[0] for r in rows}
+
+
+class CpuSampler:
+    """CPU use between two points: the whole machine, the benchmark's own processes
+    (this process tree: gunicorn, load generator; plus the PostgreSQL backends of the
+    bench database) and, by difference, every other process on the machine."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.machine = _machine_ticks()
+        self.mine = self._mine()
+
+    @staticmethod
+    def _mine() -> dict[int, int]:
+        table = _proc_table()
+        pids = _descendants(table, os.getpid()) | bench_backend_pids()
+        return {pid: table[pid][1] for pid in pids if pid in table}
+
+    def finish(self) -> CpuUse:
+        total, idle = _machine_ticks()
+        d_total, d_idle = total - self.machine[0], idle - self.machine[1]
+        busy = 0.0 if d_total <= 0 else 1 - d_idle / d_total
+        elapsed = max(1e-6, time.monotonic() - self.started)
+        now = self._mine()
+        mine_ticks = sum(max(0, t - self.mine.get(pid, 0)) for pid, t in now.items())
+        cores = os.cpu_count() or 1
+        mine_cores = mine_ticks / CLOCK_TICKS / elapsed
+        return CpuUse(busy, mine_cores, max(0.0, busy * cores - mine_cores))
+
+
+@dataclass
+class CpuUse:
+    machine_busy: float  # share of all cores
+    bench_cores: float  # cores used by the benchmark's processes
+    other_cores: float  # cores used by everything else (other sessions, services)
+
+
+def background_load(seconds: float) -> CpuUse:
+    sampler = CpuSampler()
+    time.sleep(seconds)
+    return sampler.finish()
+
+
+def wait_until_quiet(max_wait: float, threshold_cores: float = 0.3) -> tuple[CpuUse, float]:
+    """Wait (bounded) until other processes use less than ``threshold_cores``."""
+    began = time.monotonic()
+    use = background_load(2.0)
+    while use.other_cores > threshold_cores and time.monotonic() - began < max_wait:
+        use = background_load(2.0)
+    return use, time.monotonic() - began

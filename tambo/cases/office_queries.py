@@ -1,0 +1,148 @@
+"""Reads for officials: their queues, ordered by legal deadline, paginated by key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from tambo.catalog.models import OrgUnit
+from tambo.core import clock
+from tambo.core.errors import DomainError, NotFound
+from tambo.identity import policy
+
+from .models import Filing
+
+PAGE_SIZE = 25
+LIGHTS = ("on_time", "due_soon", "overdue")
+
+
+@dataclass(frozen=True)
+class Queue:
+    unit: OrgUnit
+    role: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.unit.pk}/{self.role}"
+
+
+def my_queues(user: Any) -> list[Queue]:
+    return [Queue(a.unit, a.role) for a in policy.appointments(user)]
+
+
+def get_queue(user: Any, unit_id: int, role: str) -> Queue:
+    for queue in my_queues(user):
+        if queue.unit.pk == unit_id and queue.role == role:
+            return queue
+    raise NotFound("No tiene esa bandeja de trabajo.")
+
+
+def _base(queue: Queue) -> QuerySet[Filing]:
+    qs = Filing.objects.filter(is_open=True)
+    if queue.role == "front_desk":
+        return qs.filter(agency_id=queue.unit.agency_id, handled_by="front_desk")
+    if queue.role == "supervisor":
+        return qs.filter(unit_id=queue.unit.pk)
+    return qs.filter(unit_id=queue.unit.pk, handled_by=queue.role)
+
+
+def light_filter(light: str, today: dt.date) -> Q:
+    if light == "overdue":
+        return Q(term_running=True, due_on__lt=today)
+    if light == "due_soon":
+        return Q(term_running=True, due_soon_on__lte=today, due_on__gte=today)
+    if light == "on_time":
+        return Q(term_running=True, due_soon_on__gt=today)
+    raise DomainError("Semáforo desconocido.", code="invalid_filter", field="light")
+
+
+def parse_cursor(cursor: str | None) -> tuple[dt.date, int] | None:
+    if not cursor:
+        return None
+    try:
+        day, pk = cursor.split("_", 1)
+        return dt.date.fromisoformat(day), int(pk)
+    except ValueError:
+        raise DomainError(
+            "Cursor de página no válido.", code="invalid_cursor", field="after"
+        ) from None
+
+
+def page(
+    queue: Queue,
+    *,
+    procedure: str | None = None,
+    state: str | None = None,
+    light: str | None = None,
+    after: tuple[dt.date, int] | None = None,
+    today: dt.date | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[Filing], str | None]:
+    """One page of the queue ordered by (due_on, id); returns the rows and the next cursor."""
+    today = today or clock.local_now().date()
+    qs = _base(queue)
+    if procedure:
+        qs = qs.filter(procedure_version__procedure__code=procedure)
+    if state:
+        qs = qs.filter(status=state)
+    if light:
+        qs = qs.filter(light_filter(light, today))
+    if after is not None:
+        day, pk = after
+        qs = qs.filter(Q(due_on__gt=day) | Q(due_on=day, pk__gt=pk))
+    rows = list(
+        qs.select_related("procedure_version__procedure", "assignee", "agency")
+        .only(
+            "pk",
+            "number",
+            "status",
+            "due_on",
+            "due_soon_on",
+            "term_running",
+            "received_on",
+            "assignee__username",
+            "assignee__first_name",
+            "assignee__last_name",
+            "procedure_version__spec",
+            "procedure_version__procedure__code",
+            "procedure_version__number",
+            "agency__code",
+            "lock_version",
+            "handled_by",
+        )
+        .order_by("due_on", "pk")[: limit + 1]
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = f"{last.due_on.isoformat()}_{last.pk}"
+    return rows, next_cursor
+
+
+def deadline_light(filing: Filing, today: dt.date | None = None) -> str:
+    """on_time, due_soon, overdue — or paused when the term is not running."""
+    today = today or clock.local_now().date()
+    if not filing.term_running:
+        return "paused"
+    if today > filing.due_on:
+        return "overdue"
+    if today >= filing.due_soon_on:
+        return "due_soon"
+    return "on_time"
+
+
+def office_filing(user: Any, number: str) -> Filing:
+    filing = (
+        Filing.objects.select_related(
+            "agency", "unit", "citizen", "assignee", "procedure_version__procedure"
+        )
+        .filter(number=number)
+        .first()
+    )
+    if filing is None or not policy.official_roles(user, filing):
+        raise NotFound("No encontramos ese expediente.")
+    return filing

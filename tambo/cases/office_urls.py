@@ -1,0 +1,13 @@
+from django.urls import path
+
+from . import office_views as views
+
+app_name = "office"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("bandeja/<int:unit_id>/<str:role>/", views.queue, name="queue"),
+    path("expedientes/<str:number>/", views.case, name="case"),
+    path("expedientes/<str:number>/accion/<str:transition_id>/", views.act, name="act"),
+    path("expedientes/<str:number>/tomar/", views.take, name="take"),
+    path("expedientes/<str:number>/asignar/", views.assign, name="assign"),
+]

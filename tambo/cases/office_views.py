@@ -1,0 +1,215 @@
+"""Officials' pages: work queues, the case page with its transitions, taking and assigning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from tambo.catalog.texts import localize
+from tambo.core.errors import DomainError, NotFound, ValidationFailed
+from tambo.identity import policy
+
+from . import office_queries as oq
+from . import queries, transitions
+from .presenters import answer_rows, filing_view, state_label, timeline_rows
+
+ROLE_LABELS = {
+    "front_desk": "Mesa de partes",
+    "evaluator": "Evaluación",
+    "signer": "Firma",
+    "supervisor": "Supervisión",
+}
+
+
+def _official(request: HttpRequest) -> None:
+    if not policy.is_official(request.user):
+        raise Http404
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    _official(request)
+    queues = [
+        {"queue": q, "label": _(ROLE_LABELS[q.role]), "count": oq._base(q).count()}
+        for q in oq.my_queues(request.user)
+    ]
+    return render(request, "cases/office/home.html", {"queues": queues})
+
+
+@login_required
+@require_GET
+def queue(request: HttpRequest, unit_id: int, role: str) -> HttpResponse:
+    _official(request)
+    try:
+        q = oq.get_queue(request.user, unit_id, role)
+    except NotFound:
+        raise Http404 from None
+    procedure = request.GET.get("tramite") or None
+    state = request.GET.get("estado") or None
+    light = request.GET.get("semaforo") or None
+    error = ""
+    try:
+        rows, next_cursor = oq.page(
+            q,
+            procedure=procedure,
+            state=state,
+            light=light if light in oq.LIGHTS else None,
+            after=oq.parse_cursor(request.GET.get("despues")),
+        )
+    except DomainError as exc:
+        rows, next_cursor, error = [], None, exc.message
+    items = [
+        {
+            "filing": f,
+            "light": oq.deadline_light(f),
+            "state": state_label(f),
+            "procedure": localize(f.procedure_version.file.name),
+        }
+        for f in rows
+    ]
+    params = request.GET.copy()
+    params.pop("despues", None)
+    return render(
+        request,
+        "cases/office/queue.html",
+        {
+            "q": q,
+            "label": _(ROLE_LABELS[q.role]),
+            "items": items,
+            "next_cursor": next_cursor,
+            "procedure": procedure or "",
+            "state": state or "",
+            "light": light or "",
+            "error": error,
+            "params": params.urlencode(),
+        },
+    )
+
+
+def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
+    workflow = filing.procedure_version.workflow
+    roles = policy.official_roles(request.user, filing)
+    available = [
+        t
+        for t in workflow.available(filing.status)
+        if "system" not in t.by and "citizen" not in t.by and roles & set(t.by)
+    ]
+    unit_staff = (
+        get_user_model()
+        .objects.filter(appointments__unit=filing.unit, appointments__active=True)
+        .distinct()
+        .order_by("username")
+    )
+    return {
+        "f": filing_view(filing),
+        "filing": filing,
+        "light": oq.deadline_light(filing),
+        "rows": answer_rows(filing.procedure_version, filing.answers, list(filing.documents.all())),
+        "timeline": timeline_rows(filing, queries.timeline(filing, internal=True), internal=True),
+        "transitions": [
+            {"id": t.id, "label": localize(t.label), "requires": t.requires} for t in available
+        ],
+        "can_take": policy.allows(request.user, "filing.take", filing)
+        and filing.assignee_id != request.user.pk,
+        "can_assign": "supervisor" in roles,
+        "staff": unit_staff,
+        "documents": queries.issued_documents(filing),
+    }
+
+
+@login_required
+@require_GET
+def case(request: HttpRequest, number: str) -> HttpResponse:
+    try:
+        filing = oq.office_filing(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    return render(request, "cases/office/case.html", _case_context(request, filing))
+
+
+def _require_office_access(request: HttpRequest, number: str) -> None:
+    """Office actions are for the agency's officials; anyone else gets a plain 404."""
+    try:
+        oq.office_filing(request.user, number)
+    except NotFound:
+        raise Http404 from None
+
+
+def _refused(
+    request: HttpRequest, number: str, exc: DomainError, values: dict[str, str]
+) -> HttpResponse:
+    filing = oq.office_filing(request.user, number)
+    context = _case_context(request, filing)
+    context.update(action_error=exc.message, errors=getattr(exc, "errors", {}), values=values)
+    return render(request, "cases/office/case.html", context, status=exc.status)
+
+
+@login_required
+@require_POST
+def act(request: HttpRequest, number: str, transition_id: str) -> HttpResponse:
+    _require_office_access(request, number)
+    values = {
+        "reason": request.POST.get("reason", ""),
+        "report": request.POST.get("report", ""),
+        "transition": transition_id,
+    }
+    version = request.POST.get("lock_version")
+    try:
+        given = transitions.TransitionInput(
+            reason=values["reason"],
+            report=values["report"],
+            expected_version=int(version) if version and version.isdigit() else None,
+        )
+        filing = transitions.take(request.user, number, transition_id, given)
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        return _refused(request, number, exc, values)
+    messages.success(
+        request,
+        _("Listo: el expediente está ahora en «%(state)s».") % {"state": state_label(filing)},
+    )
+    return redirect("office:case", number=number)
+
+
+@login_required
+@require_POST
+def take(request: HttpRequest, number: str) -> HttpResponse:
+    _require_office_access(request, number)
+    try:
+        transitions.take_case(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        return _refused(request, number, exc, {})
+    messages.success(request, _("Tomó el expediente: ahora está a su cargo."))
+    return redirect("office:case", number=number)
+
+
+@login_required
+@require_POST
+def assign(request: HttpRequest, number: str) -> HttpResponse:
+    _require_office_access(request, number)
+    username = request.POST.get("assignee", "")
+    assignee = get_user_model().objects.filter(username=username).first()
+    try:
+        if assignee is None:
+            raise ValidationFailed({"assignee": _("Elija a quién asignar el expediente.")})
+        transitions.assign(request.user, number, assignee, request.POST.get("reason", ""))
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        return _refused(request, number, exc, {"assign_reason": request.POST.get("reason", "")})
+    messages.success(
+        request,
+        _("Expediente asignado a %(name)s.") % {"name": assignee.get_full_name() or username},
+    )
+    return redirect("office:case", number=number)

@@ -1,0 +1,314 @@
+"""The sweep (``tambo sweep``): apply what the calendar decides, for every open expediente at once.
+
+Set-based: each step selects the expedientes it concerns with one indexed query, in batches
+locked with SKIP LOCKED, and changes them with bulk UPDATEs and INSERTs — no Python loop over
+all open cases. Idempotent: every step only selects cases it has not handled yet (their
+state or a timestamp changes in the same transaction), and notices that must exist once carry
+a unique key, so running it twice changes nothing more and sends no second notice. A crash
+between batches loses nothing: the next run takes the remaining cases.
+
+Steps (TUO of Ley 27444): observations not corrected in time -> not filed (art. 136.4);
+automatic approval (art. 33); positive silence (art. 199.1); negative silence -> the citizen is
+told they may appeal (art. 199.3); officials warned when cases become due soon and overdue.
+Documents the sweep decides (silence certificates) are signed afterwards by
+:func:`issue_pending_documents`, so a slow signer never holds the sweep.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+
+from tambo.catalog.models import ProcedureVersion
+from tambo.catalog.texts import localize
+from tambo.catalog.workflow import Workflow, default_workflow
+from tambo.core import audit, clock
+from tambo.inbox.actions import effective_date
+from tambo.inbox.models import Notice, OfficialAlert
+
+from .models import Filing
+
+log = logging.getLogger(__name__)
+BATCH = 2000
+
+
+@dataclass
+class SweepReport:
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, step: str, n: int) -> None:
+        self.counts[step] = self.counts.get(step, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _workflows() -> Iterator[tuple[Q, Workflow]]:
+    """Each workflow in use with the filter selecting its expedientes (default first)."""
+    custom = list(ProcedureVersion.objects.filter(spec__has_key="workflow").only("pk", "spec"))
+    yield ~Q(procedure_version_id__in=[v.pk for v in custom]), default_workflow()
+    for version in custom:
+        yield Q(procedure_version_id=version.pk), version.workflow
+
+
+def _batches(queryset: QuerySet[Filing]) -> Iterator[list[Filing]]:
+    """Lock and yield batches of matching expedientes, each in its own transaction."""
+    while True:
+        with transaction.atomic():
+            batch = list(
+                queryset.select_for_update(skip_locked=True, of=("self",))
+                .select_related("agency", "procedure_version")
+                .only(
+                    "pk",
+                    "number",
+                    "citizen_id",
+                    "agency_id",
+                    "unit_id",
+                    "status",
+                    "agency__code",
+                    "agency__notice_ack_days",
+                    "agency__name",
+                    "procedure_version__spec",
+                )
+                .order_by("pk")[:BATCH]
+            )
+            if not batch:
+                return
+            yield batch
+
+
+def _notices(
+    filings: list[Filing], kind: str, title: str, body: str, now: dt.datetime
+) -> list[Notice]:
+    effective: dict[int, dt.date] = {}
+    notices = []
+    for f in filings:
+        if f.agency_id not in effective:
+            effective[f.agency_id] = effective_date(f.agency, now)
+        notices.append(
+            Notice(
+                citizen_id=f.citizen_id,
+                filing_id=f.pk,
+                agency_id=f.agency_id,
+                kind=kind,
+                title=f"{f.number}: {title}"[:200],
+                body=body,
+                deposited_at=now,
+                effective_on=effective[f.agency_id],
+                once_key=f"{f.pk}:{kind}",
+            )
+        )
+    return Notice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=BATCH)
+
+
+def _triggered(
+    report: SweepReport, trigger: str, base: Q, today: dt.date, now: dt.datetime
+) -> None:
+    for scope, workflow in _workflows():
+        for transition in workflow.triggered(trigger):
+            target = workflow.state(transition.to)
+            queryset = Filing.objects.filter(
+                scope, base, is_open=True, status__in=transition.from_states
+            )
+            for batch in _batches(queryset):
+                ids = [f.pk for f in batch]
+                changes: dict[str, Any] = {
+                    "status": target.id,
+                    "handled_by": target.handled_by or "",
+                    "is_open": not target.final,
+                    "lock_version": F("lock_version") + 1,
+                    "updated_at": now,
+                }
+                if "stop_term" in transition.effects or target.decision:
+                    changes.update(term_running=False, correction_due_on=None)
+                if target.decision:
+                    changes["decided_at"] = now
+                if "produce_document" in transition.effects:
+                    changes["pending_document"] = target.document or "resolution"
+                with transaction.atomic():
+                    Filing.objects.filter(pk__in=ids).update(**changes)
+                    audit.record_many(
+                        [
+                            {
+                                "action": "filing.transition",
+                                "object_type": "filing",
+                                "object_id": f.number,
+                                "agency_code": f.agency.code,
+                                "data": {
+                                    "transition": transition.id,
+                                    "from": f.status,
+                                    "to": target.id,
+                                    "role": "system",
+                                    "trigger": trigger,
+                                    "on": today.isoformat(),
+                                },
+                            }
+                            for f in batch
+                        ]
+                    )
+                    if "notify" in transition.effects:
+                        _notices(
+                            batch,
+                            transition.id,
+                            localize(target.label, "es"),
+                            localize(transition.notice, "es") if transition.notice else "",
+                            now,
+                        )
+                report.add(transition.id, len(batch))
+                if "produce_document" in transition.effects:
+                    transaction.on_commit(_enqueue_documents)
+
+
+NEGATIVE_SILENCE_NOTICE = (
+    "El plazo para resolver venció sin una decisión notificada. Puede considerar denegada su "
+    "solicitud y presentar un recurso (silencio administrativo negativo, art. 199.3), o esperar la "
+    "decisión: la entidad mantiene la obligación de resolver."
+)
+
+
+def _negative_silence(report: SweepReport, today: dt.date, now: dt.datetime) -> None:
+    queryset = Filing.objects.filter(
+        is_open=True,
+        term_running=True,
+        silence_on__lte=today,
+        negative_silence_noticed_at__isnull=True,
+        procedure_version__approval="negative_silence",
+    )
+    for batch in _batches(queryset):
+        with transaction.atomic():
+            Filing.objects.filter(pk__in=[f.pk for f in batch]).update(
+                negative_silence_noticed_at=now
+            )
+            _notices(
+                batch,
+                "negative_silence",
+                "Plazo vencido: silencio administrativo negativo",
+                NEGATIVE_SILENCE_NOTICE,
+                now,
+            )
+            audit.record_many(
+                [
+                    {
+                        "action": "filing.negative_silence",
+                        "object_type": "filing",
+                        "object_id": f.number,
+                        "agency_code": f.agency.code,
+                        "data": {"on": today.isoformat()},
+                    }
+                    for f in batch
+                ]
+            )
+        report.add("negative_silence", len(batch))
+
+
+def _warnings(report: SweepReport, kind: str, condition: Q, stamp: str, now: dt.datetime) -> None:
+    queryset = Filing.objects.filter(
+        condition, is_open=True, term_running=True, **{f"{stamp}__isnull": True}
+    )
+    for batch in _batches(queryset):
+        with transaction.atomic():
+            Filing.objects.filter(pk__in=[f.pk for f in batch]).update(**{stamp: now})
+            OfficialAlert.objects.bulk_create(
+                [
+                    OfficialAlert(unit_id=f.unit_id, filing_id=f.pk, kind=kind, created_at=now)
+                    for f in batch
+                ],
+                ignore_conflicts=True,
+                batch_size=BATCH,
+            )
+            audit.record_many(
+                [
+                    {
+                        "action": f"filing.{kind}",
+                        "object_type": "filing",
+                        "object_id": f.number,
+                        "agency_code": f.agency.code,
+                        "data": {},
+                    }
+                    for f in batch
+                ]
+            )
+        report.add(kind, len(batch))
+
+
+def run(today: dt.date | None = None) -> SweepReport:
+    """Run every step once for ``today`` (Lima time by default)."""
+    now = clock.now()
+    today = today or now.astimezone(clock.LIMA).date()
+    report = SweepReport()
+    _triggered(report, "correction_expired", Q(correction_due_on__lt=today), today, now)
+    _triggered(
+        report,
+        "automatic_approval",
+        Q(term_running=True, silence_on__lte=today, procedure_version__approval="automatic"),
+        today,
+        now,
+    )
+    _triggered(
+        report,
+        "positive_silence",
+        Q(term_running=True, silence_on__lte=today, procedure_version__approval="positive_silence"),
+        today,
+        now,
+    )
+    _negative_silence(report, today, now)
+    _warnings(report, "overdue", Q(due_on__lt=today), "warned_overdue_at", now)
+    # A case already overdue is not also warned as due soon.
+    _warnings(
+        report, "due_soon", Q(due_soon_on__lte=today, due_on__gte=today), "warned_due_soon_at", now
+    )
+    return report
+
+
+def _enqueue_documents() -> None:
+    from .tasks import issue_pending_documents_task
+
+    try:
+        issue_pending_documents_task.enqueue()
+    except Exception:  # the sweep's changes are committed; `tambo sweep` issues documents too
+        log.exception("could not enqueue the signing of pending documents")
+
+
+def issue_pending_documents(limit: int = 500) -> int:
+    """Sign the documents the sweep decided (one transaction per expediente)."""
+    from tambo.inbox.models import Notice as NoticeModel
+
+    from .transitions import TransitionInput, produce_document
+
+    issued = 0
+    for filing_id in list(
+        Filing.objects.exclude(pending_document="").values_list("pk", flat=True)[:limit]
+    ):
+        with transaction.atomic():
+            filing = (
+                Filing.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("agency", "procedure_version__procedure", "citizen")
+                .filter(pk=filing_id)
+                .exclude(pending_document="")
+                .first()
+            )
+            if filing is None:
+                continue
+            workflow = filing.procedure_version.workflow
+            transition = next(
+                (t for t in workflow.transitions if t.to == filing.status and t.trigger), None
+            )
+            if transition is None:
+                Filing.objects.filter(pk=filing.pk).update(pending_document="")
+                continue
+            code = produce_document(
+                filing, filing.pending_document, transition, TransitionInput(), None
+            )
+            Filing.objects.filter(pk=filing.pk).update(pending_document="")
+            NoticeModel.objects.filter(once_key=f"{filing.pk}:{transition.id}").update(
+                document_code=code
+            )
+            issued += 1
+    return issued

@@ -1,0 +1,42 @@
+"""Background tasks (Django Tasks API, database backend): the scheduled sweep and document signing.
+
+``tambo db_worker`` runs them. The sweep re-schedules itself, so one ``tambo sweep --schedule``
+keeps it running every ``TAMBO_SWEEP_INTERVAL_MINUTES``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django_tasks import task
+
+from tambo.core import clock
+
+
+@task()
+def sweep_task() -> dict[str, int]:
+    from . import sweep
+
+    report = sweep.run()
+    sweep.issue_pending_documents()
+    schedule_next_sweep()
+    return report.counts
+
+
+@task()
+def issue_pending_documents_task() -> int:
+    from .sweep import issue_pending_documents
+
+    return issue_pending_documents()
+
+
+def schedule_next_sweep() -> None:
+    """Queue the next sweep unless one is already waiting."""
+    from django_tasks_db.models import DBTaskResult
+
+    name = sweep_task.module_path
+    if DBTaskResult.objects.filter(task_path=name, status="READY").exists():
+        return
+    interval = dt.timedelta(minutes=settings.TAMBO_SWEEP_INTERVAL_MINUTES)
+    sweep_task.using(run_after=clock.now() + interval).enqueue()

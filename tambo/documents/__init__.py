@@ -1,0 +1,1 @@
+"""Signed documents: agencies issue PAdES-signed PDFs; anyone can verify them."""

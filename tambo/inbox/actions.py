@@ -1,0 +1,119 @@
+"""Deposit notices in the casilla, mark them read, and e-mail a copy after commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+
+from tambo.catalog.queries import agency_calendar
+from tambo.core import audit, clock
+from tambo.core.errors import NotFound
+from tambo.identity import policy
+
+from .models import Notice
+
+log = logging.getLogger(__name__)
+
+
+def effective_date(agency: Any, deposited: dt.datetime) -> dt.date:
+    """The day a deposited notice takes effect under the agency's rule.
+
+    By default the day it is deposited (art. 20.4 / 25: the day it is recorded as received);
+    an agency may set a number of business days after which an unread notice counts as
+    received (``notice_ack_days``).
+    """
+    day = deposited.astimezone(clock.LIMA).date()
+    if agency.notice_ack_days:
+        return agency_calendar(agency).add_business_days(day, agency.notice_ack_days)
+    return day
+
+
+def deposit(
+    filing: Any,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    document_code: str = "",
+    actor: Any = None,
+    once_key: str | None = None,
+) -> Notice:
+    """Deposit a notice in the citizen's casilla (inside the caller's transaction)."""
+    now = clock.now()
+    notice = Notice.objects.create(
+        citizen=filing.citizen,
+        filing=filing,
+        agency=filing.agency,
+        kind=kind,
+        title=title[:200],
+        body=body,
+        document_code=document_code,
+        deposited_at=now,
+        effective_on=effective_date(filing.agency, now),
+        once_key=once_key,
+    )
+    audit.record(
+        "notice.deposited",
+        "notice",
+        notice.pk,
+        actor=actor,
+        agency_code=filing.agency.code,
+        data={
+            "filing": filing.number,
+            "kind": kind,
+            "effective_on": notice.effective_on.isoformat(),
+            "document": document_code,
+        },
+    )
+    transaction.on_commit(lambda: email_copy(notice.pk))
+    return notice
+
+
+def email_copy(notice_id: int) -> None:
+    """Send the e-mail alert for a notice (never the notice's legal effect itself)."""
+    notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
+    if notice is None or not notice.citizen.email or notice.emailed_at:
+        return
+    link = settings.TAMBO_PUBLIC_URL.rstrip("/") + f"/casilla/{notice.pk}/"
+    try:
+        send_mail(
+            subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
+            message=f"Tiene una nueva notificación sobre el expediente {notice.filing.number}.\n"
+            f"Léala en su casilla electrónica: {link}\n",
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[notice.citizen.email],
+        )
+    except OSError:
+        log.warning("e-mail copy of notice %s not sent; the notice is in the casilla", notice.pk)
+        return
+    Notice.objects.filter(pk=notice.pk).update(emailed_at=clock.now())
+
+
+def mark_read(user: Any, notice_id: int) -> Notice:
+    with transaction.atomic():
+        notice = (
+            Notice.objects.select_for_update()
+            .select_related("filing", "agency")
+            .filter(pk=notice_id)
+            .first()
+        )
+        if notice is None:
+            raise NotFound("No encontramos esa notificación.")
+        policy.require(user, "notice.read", notice)
+        if notice.read_at is None:
+            notice.read_at = clock.now()
+            notice.save(update_fields=["read_at"])
+            audit.record(
+                "notice.read",
+                "notice",
+                notice.pk,
+                actor=user,
+                agency_code=notice.agency.code,
+                data={"filing": notice.filing.number},
+            )
+    return notice
