@@ -22,6 +22,16 @@ PNG_1PX = bytes.fromhex(
 )
 
 
+@pytest.fixture(autouse=True)
+def fresh_process_caches():
+    """Each test starts without the per-process caches another test's data filled."""
+    from tambo.catalog.queries import forget_closures
+
+    forget_closures()
+    yield
+    forget_closures()
+
+
 @pytest.fixture
 def catalog(db):
     """The demo catalogue (agencies and procedures from the repository's catalog/)."""

@@ -120,7 +120,7 @@ def test_changing_term_days_creates_version_2_and_keeps_version_1(catdir, citize
 
     # A filing made under version 1.
     with clock.frozen(dt.datetime(2026, 3, 10, 10, 0, tzinfo=ZoneInfo("America/Lima"))):
-        filing = file_directly(citizen, v1, answers_for(procedure)).filing
+        filing = file_directly(citizen, procedure, answers_for(procedure)).filing
     assert filing.procedure_version_id == v1.pk
 
     path = proc_path(catdir)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections
 
 from tambo.cases import actions
-from tambo.cases.models import Document, Draft, Filing, FilingCounter
+from tambo.cases.models import Document, Filing, FilingCounter
 from tambo.core import audit, clock
 from tambo.core.models import AuditEntry
 
@@ -64,11 +64,11 @@ def test_numbers_are_sequential_per_agency_and_year_and_restart_each_year(citize
     )
     code = proc.agency.code
     with clock.frozen(dt.datetime(2026, 12, 31, 23, 50, tzinfo=LIMA)):
-        a = actions.file_directly(citizen, proc.current_version, answers_for(proc)).filing
-        b = actions.file_directly(citizen, proc.current_version, answers_for(proc)).filing
-        c = actions.file_directly(citizen, other.current_version, answers_for(other)).filing
+        a = actions.file_directly(citizen, proc, answers_for(proc)).filing
+        b = actions.file_directly(citizen, proc, answers_for(proc)).filing
+        c = actions.file_directly(citizen, other, answers_for(other)).filing
     with clock.frozen(dt.datetime(2027, 1, 1, 0, 10, tzinfo=LIMA)):
-        d = actions.file_directly(citizen, proc.current_version, answers_for(proc)).filing
+        d = actions.file_directly(citizen, proc, answers_for(proc)).filing
     assert (a.number, b.number) == (f"{code}-2026-0000001", f"{code}-2026-0000002")
     assert c.number == f"{other.agency.code}-2026-0000001"
     assert d.number == f"{code}-2027-0000001"
@@ -80,7 +80,7 @@ def test_after_hours_and_holiday_filings_are_received_the_next_business_day(citi
     term = proc.current_version.term_days
     # Tuesday 2026-07-28 and Wednesday 07-29 are national holidays (Fiestas Patrias).
     with clock.frozen(dt.datetime(2026, 7, 28, 10, 0, tzinfo=LIMA)):
-        filing = actions.file_directly(citizen, proc.current_version, answers_for(proc)).filing
+        filing = actions.file_directly(citizen, proc, answers_for(proc)).filing
     assert filing.received_on == dt.date(2026, 7, 30)
     assert filing.term_starts_on == dt.date(2026, 7, 31)
     from tambo.catalog.queries import agency_calendar
@@ -107,11 +107,11 @@ def test_an_agency_cut_off_moves_late_filings_to_the_next_business_day(citizen, 
     early = late - dt.timedelta(minutes=2)
     with clock.frozen(late):
         late_filing = actions.file_directly(
-            citizen, cutoff_agency.current_version, answers_for(cutoff_agency)
+            citizen, cutoff_agency, answers_for(cutoff_agency)
         ).filing
     with clock.frozen(early):
         early_filing = actions.file_directly(
-            citizen, cutoff_agency.current_version, answers_for(cutoff_agency)
+            citizen, cutoff_agency, answers_for(cutoff_agency)
         ).filing
     assert early_filing.received_on == dt.date(2026, 3, 10)
     assert late_filing.received_on == dt.date(2026, 3, 11)
@@ -124,7 +124,7 @@ def test_a_filed_case_keeps_the_version_it_was_filed_under(citizen, catalog, tmp
     from tambo.catalog.loader import load_directory
 
     proc = without_file_field(catalog)
-    filing = actions.file_directly(citizen, proc.current_version, answers_for(proc)).filing
+    filing = actions.file_directly(citizen, proc, answers_for(proc)).filing
     source = tmp_path / "catalog"
     shutil.copytree(settings.TAMBO_CATALOG_DIR, source)
     path = next(
@@ -195,14 +195,10 @@ def test_concurrent_filings_get_unique_gapless_numbers(catalog):
     citizens = [make_citizen(f"c{i}", f"4200000{i}") for i in range(8)]
     results = run_concurrently(
         8,
-        lambda i: (
-            actions.file_directly(
-                citizens[i], proc.current_version, answers_for(proc, i)
-            ).filing.number
-        ),
+        lambda i: actions.file_directly(citizens[i], proc, answers_for(proc, i)).filing.number,
     )
     assert all(isinstance(r, str) for r in results), results
     sequence = sorted(int(r.rsplit("-", 1)[1]) for r in results)
     assert sequence == list(range(1, 9))
-    assert Draft.objects.count() == 8
+    assert Filing.objects.count() == 8
     assert audit.verify_chain().ok

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.core.files import File
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
@@ -205,14 +205,23 @@ class FilingResult:
 
 
 def _next_number(agency_id: int, agency_code: str, year: int) -> str:
-    """Take the next gapless number for the agency and year (row lock until commit)."""
-    FilingCounter.objects.bulk_create(
-        [FilingCounter(agency_id=agency_id, year=year)], ignore_conflicts=True
-    )
-    counter = FilingCounter.objects.select_for_update().get(agency_id=agency_id, year=year)
-    counter.last += 1
-    counter.save(update_fields=["last"])
-    return f"{agency_code}-{year}-{counter.last:07d}"
+    """Take the next gapless number for the agency and year.
+
+    One ``UPDATE ... RETURNING`` (the row stays locked until commit, so numbers are never
+    repeated or skipped); the counter row is created the first time a year is used.
+    """
+    table = FilingCounter._meta.db_table
+    sql = f"UPDATE {table} SET last = last + 1 WHERE agency_id = %s AND year = %s RETURNING last"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [agency_id, year])
+        row = cursor.fetchone()
+        if row is None:
+            FilingCounter.objects.bulk_create(
+                [FilingCounter(agency_id=agency_id, year=year)], ignore_conflicts=True
+            )
+            cursor.execute(sql, [agency_id, year])
+            row = cursor.fetchone()
+    return f"{agency_code}-{year}-{row[0]:07d}"
 
 
 def _access_code() -> str:
@@ -260,18 +269,45 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
     if existing is not None:
         return FilingResult(existing, created=False)
     version = draft.procedure_version
-    procedure = version.procedure
-    form = version.file
     documents = list(draft.documents.all())
-    present = {d.field_name for d in documents}
-    cleaned, errors = validate_answers(form, draft.answers, present)
+    cleaned, errors = validate_answers(
+        version.file, draft.answers, {d.field_name for d in documents}
+    )
     if errors:
         raise ValidationFailed(errors)
+    filing = _create_filing(
+        citizen,
+        version.procedure,
+        version,
+        cleaned,
+        documents=documents,
+        draft=draft,
+        key=key,
+        channel=channel,
+    )
+    return FilingResult(filing, created=True)
+
+
+def _create_filing(
+    citizen: Any,
+    procedure: Any,
+    version: ProcedureVersion,
+    cleaned: dict[str, Any],
+    *,
+    documents: list[Document],
+    draft: Draft | None,
+    key: str | None,
+    channel: str,
+) -> Filing:
+    """Create the expediente with its legal dates, number and audit entry (caller's transaction).
+
+    The counter row is locked last, so concurrent filings of one agency wait on each
+    other only for the end of their transactions.
+    """
     agency = procedure.agency
     now = clock.now()
     calendar = agency_calendar(agency)
     received_on = calendar.reception_date(now)
-    term_starts_on = calendar.next_business_day(received_on)
     dates = legal_dates(
         calendar, received_on, version.term_days, version.approval, agency.due_soon_percent
     )
@@ -282,9 +318,8 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
             _("No se puede calcular el derecho de trámite: falta la UIT del año."),
             code="fee_unavailable",
         ) from None
-    number = _next_number(agency.pk, agency.code, now.astimezone(clock.LIMA).year)
-    filing = Filing.objects.create(
-        number=number,
+    workflow = version.workflow
+    filing = Filing(
         agency=agency,
         procedure_version=version,
         citizen=citizen,
@@ -294,10 +329,10 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
         answers=cleaned,
         submitted_at=now,
         unit_id=procedure.unit_id,
-        status=version.workflow.initial,
-        handled_by=version.workflow.state(version.workflow.initial).handled_by or "",
+        status=workflow.initial,
+        handled_by=workflow.state(workflow.initial).handled_by or "",
         received_on=received_on,
-        term_starts_on=term_starts_on,
+        term_starts_on=calendar.next_business_day(received_on),
         due_on=dates.due_on,
         due_soon_on=dates.due_soon_on,
         silence_on=dates.silence_on,
@@ -305,11 +340,17 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
         access_code=_access_code(),
         updated_at=now,
     )
-    Document.objects.filter(pk__in=[d.pk for d in documents]).update(filing=filing)
+    filing.number = _next_number(agency.pk, agency.code, now.astimezone(clock.LIMA).year)
+    filing.save(force_insert=True)
+    if documents:
+        Document.objects.filter(pk__in=[d.pk for d in documents]).update(filing=filing)
+    filing._prefetched_objects_cache = {
+        "documents": documents
+    }  # the response lists them; no re-query
     audit.record(
         "filing.submitted",
         "filing",
-        number,
+        filing.number,
         actor=citizen,
         agency_code=agency.code,
         data={
@@ -322,49 +363,64 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
             "documents": [{"field": d.field_name, "sha256": d.sha256} for d in documents],
         },
     )
-    return FilingResult(filing, created=True)
+    return filing
 
 
 def file_directly(
     citizen: Any,
-    version: ProcedureVersion,
+    procedure: Any,
     answers: dict[str, Any],
     *,
     idempotency_key: str | None = None,
     channel: str = "api",
 ) -> FilingResult:
-    """File in one request (answers only, no uploads): a draft and its filing in one transaction."""
-    if idempotency_key:
-        existing = Filing.objects.filter(citizen=citizen, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            if existing.procedure_version_id != version.pk:
-                raise Conflict(
-                    _("Esta clave Idempotency-Key ya se usó para otra solicitud."),
-                    code="idempotency_key_reused",
-                    field="Idempotency-Key",
-                )
-            return FilingResult(existing, created=False)
-    form = version.file
-    cleaned, errors = validate_answers(form, answers, set())
+    """File in one request a procedure that needs no uploads (no draft is kept).
+
+    A repeated ``Idempotency-Key`` returns the first expediente: the key is unique per
+    citizen, so the losing insert of a concurrent repeat fails and the winner is returned.
+    """
+    policy.require(citizen, "draft.start")
+    version = procedure.current_version
+    if version is None or not procedure.is_active:
+        raise Conflict(_("Este trámite no está disponible."), code="procedure_unavailable")
+    if idempotency_key is not None and not (1 <= len(idempotency_key) <= 80):
+        raise DomainError(
+            _("La clave Idempotency-Key debe tener entre 1 y 80 caracteres."),
+            code="bad_idempotency_key",
+            field="Idempotency-Key",
+        )
+    cleaned, errors = validate_answers(version.file, answers, set())
     if errors:
         raise ValidationFailed(errors)
-    policy.require(citizen, "draft.start")
     try:
         with transaction.atomic():
-            now = clock.now()
-            draft = Draft.objects.create(
-                citizen=citizen,
-                procedure_version=version,
-                answers=cleaned,
-                created_at=now,
-                updated_at=now,
+            filing = _create_filing(
+                citizen,
+                procedure,
+                version,
+                cleaned,
+                documents=[],
+                draft=None,
+                key=idempotency_key,
+                channel=channel,
             )
-            return _submit(citizen, draft.pk, idempotency_key, channel)
     except IntegrityError:
-        existing = Filing.objects.filter(citizen=citizen, idempotency_key=idempotency_key).first()
-        if idempotency_key is None or existing is None:
+        existing = _by_key(citizen, idempotency_key, version) if idempotency_key else None
+        if existing is None:
             raise
         return FilingResult(existing, created=False)
+    return FilingResult(filing, created=True)
+
+
+def _by_key(citizen: Any, key: str, version: ProcedureVersion) -> Filing | None:
+    existing = Filing.objects.filter(citizen=citizen, idempotency_key=key).first()
+    if existing is not None and existing.procedure_version_id != version.pk:
+        raise Conflict(
+            _("Esta clave Idempotency-Key ya se usó para otra solicitud."),
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return existing
 
 
 def procedure_name(filing: Filing) -> str:

@@ -219,7 +219,7 @@ def file_directly(
     if procedure is None:
         raise NotFound("No such procedure.", field="procedure")
     result = actions.file_directly(
-        request.user, procedure.current_version, payload.answers, idempotency_key=idempotency_key
+        request.user, procedure, payload.answers, idempotency_key=idempotency_key
     )
     return Status(201 if result.created else 200, _filing(result.filing))
 

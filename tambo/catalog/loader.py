@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from tambo.core import audit, clock
 
 from .models import Agency, AgencyClosure, OrgUnit, Procedure, ProcedureVersion, Topic
+from .queries import forget_closures
 from .schema import AgencyFile, ProcedureFile
 from .texts import all_languages, fold, localize
 
@@ -303,4 +304,5 @@ def load_directory(directory: Path) -> LoadReport:
             _load_agency(path, agency, report)
         for path, proc in procedures:
             _load_procedure(path, proc, report)
+    forget_closures()
     return report

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from .schema import ProcedureFile
 
 
+# Parsed procedure files by version id: versions are immutable once published, so a
+# process may keep them; this saves re-validating the whole file on every request.
+_PARSED_FILES: dict[int, ProcedureFile] = {}
+
+
 class AgencyType(models.TextChoices):
     MUNICIPALITY = "municipality", "Municipalidad"
     MINISTRY = "ministry", "Ministerio"
@@ -154,12 +159,16 @@ class ProcedureVersion(models.Model):
 
     @property
     def file(self) -> ProcedureFile:
-        """The validated procedure file (parsed once per instance)."""
-        cached = self.__dict__.get("_file")
+        """The validated procedure file, parsed once per process (versions never change)."""
+        cached = _PARSED_FILES.get(self.pk) if self.pk else None
         if cached is None:
             from .schema import ProcedureFile
 
-            cached = self.__dict__["_file"] = ProcedureFile.model_validate(self.spec)
+            cached = ProcedureFile.model_validate(self.spec)
+            if self.pk:
+                if len(_PARSED_FILES) > 4096:
+                    _PARSED_FILES.clear()
+                _PARSED_FILES[self.pk] = cached
         return cached
 
     @property

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.db.models import QuerySet
 
 from tambo.core.calendar import BusinessCalendar
@@ -16,16 +18,35 @@ def get_agency(code: str) -> Agency | None:
     return Agency.objects.filter(code=code).first()
 
 
+CLOSURES_TTL_SECONDS = 60
+_closures: dict[int, tuple[float, frozenset]] = {}
+
+
 def agency_calendar(agency: Agency) -> BusinessCalendar:
-    """The agency's business-day calendar: national rules plus its own closures."""
-    closures = agency.closures.values_list("date", flat=True)
-    return BusinessCalendar.for_closures(closures, agency.filing_cutoff)
+    """The agency's business-day calendar: national rules plus its own closures.
+
+    Closures are read at most once a minute per process: they are published days ahead,
+    and reading them on every filing would cost a query each time.
+    """
+    now = time.monotonic()
+    cached = _closures.get(agency.pk)
+    if cached is None or now - cached[0] > CLOSURES_TTL_SECONDS:
+        cached = (now, frozenset(agency.closures.values_list("date", flat=True)))
+        _closures[agency.pk] = cached
+    return BusinessCalendar.for_closures(cached[1], agency.filing_cutoff)
+
+
+def forget_closures() -> None:
+    """Drop cached closures (after loading agency files, and in tests)."""
+    _closures.clear()
 
 
 def published_procedures() -> QuerySet[Procedure]:
+    # The version's spec is not loaded: its parsed file is cached by version id.
     return (
         Procedure.objects.filter(is_active=True, current_version__isnull=False)
         .select_related("agency", "current_version")
+        .defer("current_version__spec", "search_text")
         .order_by("name", "pk")
     )
 

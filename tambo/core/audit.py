@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -160,11 +161,28 @@ def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:
             head.save(update_fields=["size", "head_hash"])
             sealed += len(seals)
             batches += 1
+        if len(entry_ids) < batch_size:
+            return sealed
     return sealed
 
 
+_last_seal_attempt = 0.0
+
+
 def seal_quietly() -> None:
-    """After-commit hook: seal without waiting; a failure never breaks the request."""
+    """After-commit hook: seal without waiting; a failure never breaks the request.
+
+    A process tries at most once per ``TAMBO_AUDIT_SEAL_INTERVAL`` seconds, so under load
+    one sealing transaction takes the entries of many requests (a bounded merge delay, as
+    in Certificate Transparency); `tambo audit seal`, the sweep and `audit verify` seal
+    whatever is still queued when traffic stops.
+    """
+    global _last_seal_attempt
+    interval = settings.TAMBO_AUDIT_SEAL_INTERVAL
+    now = time.monotonic()
+    if interval and now - _last_seal_attempt < interval:
+        return
+    _last_seal_attempt = now
     try:
         seal_pending(wait=False, max_batches=4)
     except DatabaseError:

@@ -183,6 +183,8 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
 # How many pending audit entries one sealing pass takes.
 TAMBO_AUDIT_SEAL_BATCH = env_int("TAMBO_AUDIT_SEAL_BATCH", 500)
+# Seconds between after-commit sealing attempts of one process (0: after every commit).
+TAMBO_AUDIT_SEAL_INTERVAL = float(os.environ.get("TAMBO_AUDIT_SEAL_INTERVAL", "1.0"))
 
 LOGGING = {
     "version": 1,

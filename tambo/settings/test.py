@@ -22,3 +22,5 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Signing keys for tests: a session-wide demo PKI created by tests/conftest.py.
 TAMBO_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="tambo-test-keys-"))
+# Seal after every commit, so tests see the chain at once.
+TAMBO_AUDIT_SEAL_INTERVAL = 0
