@@ -43,7 +43,7 @@ def test_citizen_fills_a_form_uploads_a_pdf_files_it_and_sees_the_receipt(
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page()
+        page = browser.new_page(locale="es-PE")
         page.goto(f"{live_server.url}/ingresar/?next=/tramites/{proc.agency.code}/{proc.code}/")
         page.fill("#field-username", "navegador")
         page.fill("#field-password", "a-long-test-password")
@@ -81,3 +81,82 @@ def test_citizen_fills_a_form_uploads_a_pdf_files_it_and_sees_the_receipt(
     for document in documents:
         assert document.original_name == "documento.pdf"
         assert document.sha256 in receipt_html
+
+
+def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_verifies(
+    live_server, catalog
+):
+    from tambo.cases import actions
+
+    from .conftest import make_official, procedure
+
+    proc = procedure("LF-RIESGO-BAJO", "MDSI")
+    citizen = make_citizen("vecina", "44455566")
+    make_official("funcionaria", "MDSI", ["front_desk", "evaluator", "signer"])
+    draft = actions.start_draft(citizen, proc.current_version)
+    actions.save_answers(citizen, draft.pk, answers_for(proc))
+    for field in proc.current_version.file.form:
+        if field.type == "file":
+            from .conftest import pdf_upload
+
+            actions.attach_document(citizen, draft.pk, field.name, pdf_upload(), "doc.pdf")
+    number = actions.submit_draft(citizen, draft.pk).filing.number
+    base = live_server.url
+    from playwright.sync_api import sync_playwright
+
+    def login(page, username):
+        page.goto(f"{base}/ingresar/")
+        page.fill("#field-username", username)
+        page.fill("#field-password", "a-long-test-password")
+        page.click("main button[type=submit]")
+        page.wait_for_load_state()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        official = browser.new_context(locale="es-PE").new_page()
+        person = browser.new_context(locale="es-PE").new_page()
+        login(official, "funcionaria")
+        login(person, "vecina")
+        case_url = f"{base}/oficina/expedientes/{number}/"
+        official.goto(case_url)
+        official.fill("#field-observe-reason", "Falta la firma en la declaración jurada.")
+        official.click("#action-observe button[type=submit]")
+        official.wait_for_load_state()
+        observed_banner = official.locator(".notification-banner").inner_text()
+
+        person.goto(f"{base}/expedientes/{number}/")
+        correction_notice = person.locator(".inset-text").inner_text()
+        person.fill("#field-correct-reason", "Adjunto la declaración firmada.")
+        person.click("#action-correct button[type=submit]")
+        person.wait_for_load_state()
+
+        official.goto(case_url)
+        official.click("#action-admit button[type=submit]")
+        official.wait_for_load_state()
+        official.fill("#field-propose-report", "Cumple los requisitos.")
+        official.click("#action-propose button[type=submit]")
+        official.wait_for_load_state()
+        official.fill("#field-approve-reason", "Cumple los requisitos y la zonificación.")
+        official.click("#action-approve button[type=submit]")
+        official.wait_for_load_state()
+        final_state = official.locator(".tag").first.inner_text()
+
+        person.goto(f"{base}/casilla/")
+        unread = person.locator("tbody tr").first.inner_text()
+        person.locator("tbody tr a").first.click()
+        person.wait_for_load_state()
+        notice_text = person.locator("main").inner_text()
+        person.locator("a.code").click()
+        person.wait_for_load_state()
+        verification = person.locator("main").inner_text()
+        browser.close()
+
+    assert "Observado" in observed_banner
+    assert "subsanar" in correction_notice
+    assert final_state == "Aprobado"
+    assert "Sin leer" in unread and "Aprobado" in unread
+    assert "Cumple los requisitos y la zonificación." in notice_text
+    assert number in verification
+    assert "vecina" not in verification.lower() and "44455566" not in verification

@@ -1,10 +1,15 @@
-"""The cargo de recepción as a PDF (WeasyPrint), with a QR code to check the status."""
+"""The cargo de recepción as a signed PDF, registered so that anyone can verify it.
+
+The receipt is issued (rendered, signed with the agency's key, registered) the first time
+it is asked for, not during the filing itself: filing stays fast, and the document carries
+exactly the data recorded at filing. Later downloads return the same registered file.
+"""
 
 from __future__ import annotations
 
 import segno
 from django.conf import settings
-from django.template.loader import render_to_string
+from django.db import transaction
 from django.urls import reverse
 
 from .models import Filing
@@ -19,20 +24,52 @@ def status_url(filing: Filing) -> str:
     )
 
 
-def receipt_html(filing: Filing) -> str:
-    qr = segno.make(status_url(filing), error="m")
-    return render_to_string(
-        "cases/receipt_pdf.html",
-        {
-            "f": filing_view(filing),
-            "qr_svg": qr.svg_data_uri(scale=3, border=1),
-            "status_url": status_url(filing),
-            "site_name": settings.TAMBO_SITE_NAME,
-        },
-    )
+def receipt_document(filing: Filing):  # type: ignore[no-untyped-def]
+    """The registered receipt of the expediente, issued now if it was never asked for."""
+    from tambo.documents.actions import issue_pdf
+    from tambo.documents.models import IssuedDocument
+
+    def existing():  # type: ignore[no-untyped-def]
+        return IssuedDocument.objects.filter(
+            subject_type="filing", subject_id=filing.number, kind="receipt"
+        ).first()
+
+    found = existing()
+    if found is not None:
+        return found
+    with transaction.atomic():
+        # Lock the expediente so two first downloads at once issue one receipt.
+        Filing.objects.select_for_update(of=("self",)).filter(pk=filing.pk).first()
+        found = existing()
+        if found is not None:
+            return found
+        view = filing_view(filing)
+        status_qr = segno.make(status_url(filing), error="m")
+        return issue_pdf(
+            agency=filing.agency,
+            kind="receipt",
+            title=f"Cargo de recepción — {filing.number}",
+            template_name="cases/receipt_pdf.html",
+            context={
+                "f": view,
+                "status_qr_svg": status_qr.svg_data_uri(scale=3, border=1),
+                "status_url": status_url(filing),
+                "site_name": settings.TAMBO_SITE_NAME,
+            },
+            subject_type="filing",
+            subject_id=filing.number,
+            public_fields={
+                "tipo": "Cargo de recepción",
+                "expediente": filing.number,
+                "entidad": filing.agency.name,
+                "recepcion": filing.received_on.isoformat(),
+                "plazo": filing.due_on.isoformat(),
+            },
+            actor=None,
+        )
 
 
 def receipt_pdf(filing: Filing) -> bytes:
-    from weasyprint import HTML  # heavy import, only when a PDF is asked for
-
-    return HTML(string=receipt_html(filing)).write_pdf()
+    document = receipt_document(filing)
+    with document.file.open("rb") as handle:
+        return handle.read()

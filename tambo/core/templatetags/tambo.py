@@ -10,6 +10,6 @@ register = template.Library()
 @register.filter
 def get_item(mapping: Any, key: str) -> Any:
     """``{{ dict|get_item:name }}``: look up a key that is itself a variable."""
-    if mapping is None:
+    if not hasattr(mapping, "get"):  # an absent context variable renders as ""
         return None
     return mapping.get(key)
