@@ -17,15 +17,16 @@ Documents the sweep decides (silence certificates) are signed afterwards by
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 
-from tambo.catalog.models import ProcedureVersion
+from tambo.catalog.models import Agency, ProcedureVersion
 from tambo.catalog.texts import localize
 from tambo.catalog.workflow import Workflow, default_workflow
 from tambo.core import audit, clock
@@ -35,7 +36,7 @@ from tambo.inbox.models import Notice, OfficialAlert
 from .models import Filing
 
 log = logging.getLogger(__name__)
-BATCH = 2000
+BATCH = 5000
 
 
 @dataclass
@@ -58,54 +59,67 @@ def _workflows() -> Iterator[tuple[Q, Workflow]]:
         yield Q(procedure_version_id=version.pk), version.workflow
 
 
-def _batches(queryset: QuerySet[Filing]) -> Iterator[list[Filing]]:
-    """Lock and yield batches of matching expedientes, each in its own transaction."""
+def _batches(queryset: QuerySet[Filing]) -> Iterator[list[tuple[int, str]]]:
+    """Lock and yield batches of ``(id, status)`` of matching expedientes.
+
+    The caller changes each batch inside the same transaction, so the rows stay locked until
+    their changes commit. Batches follow the primary key (``id > last``), so a batch never
+    rescans rows the previous ones handled; rows locked by someone else wait for the next run.
+    """
+    last = 0
     while True:
         with transaction.atomic():
             batch = list(
-                queryset.select_for_update(skip_locked=True, of=("self",))
-                .select_related("agency", "procedure_version")
-                .only(
-                    "pk",
-                    "number",
-                    "citizen_id",
-                    "agency_id",
-                    "unit_id",
-                    "status",
-                    "agency__code",
-                    "agency__notice_ack_days",
-                    "agency__name",
-                    "procedure_version__spec",
-                )
-                .order_by("pk")[:BATCH]
+                queryset.filter(pk__gt=last)
+                .select_for_update(skip_locked=True, of=("self",))
+                .order_by("pk")
+                .values_list("pk", "status")[:BATCH]
             )
             if not batch:
                 return
+            last = batch[-1][0]
             yield batch
 
 
-def _notices(
-    filings: list[Filing], kind: str, title: str, body: str, now: dt.datetime
-) -> list[Notice]:
-    effective: dict[int, dt.date] = {}
-    notices = []
-    for f in filings:
-        if f.agency_id not in effective:
-            effective[f.agency_id] = effective_date(f.agency, now)
-        notices.append(
-            Notice(
-                citizen_id=f.citizen_id,
-                filing_id=f.pk,
-                agency_id=f.agency_id,
-                kind=kind,
-                title=f"{f.number}: {title}"[:200],
-                body=body,
-                deposited_at=now,
-                effective_on=effective[f.agency_id],
-                once_key=f"{f.pk}:{kind}",
+def _in(ids: list[int]) -> str:
+    return ", ".join(["%s"] * len(ids))
+
+
+def _audit(ids: list[int], action: str, data: dict[str, Any], now: dt.datetime) -> None:
+    """One audit entry per expediente, written by one INSERT ... SELECT."""
+    ops = connection.ops
+    audit.append_select(
+        f"SELECT %s, NULL, 'system', %s, 'filing', f.number, a.code, {audit.json_param()} "  # noqa: S608
+        f"FROM {Filing._meta.db_table} f JOIN {Agency._meta.db_table} a ON a.id = f.agency_id "
+        f"WHERE f.id IN ({_in(ids)}) ORDER BY f.id",
+        [ops.adapt_datetimefield_value(now), action, json.dumps(data, sort_keys=True), *ids],
+    )
+
+
+def _notices(ids: list[int], kind: str, title: str, body: str, now: dt.datetime) -> None:
+    """Deposit one notice per expediente (once: the key makes a repeat a no-op)."""
+    ops = connection.ops
+    table = Notice._meta.db_table
+    agencies = Agency.objects.filter(filings__pk__in=ids).distinct()
+    with connection.cursor() as cursor:
+        for agency in agencies:
+            cursor.execute(
+                f"INSERT INTO {table} (citizen_id, filing_id, agency_id, kind, title, body, "  # noqa: S608
+                "document_code, deposited_at, effective_on, read_at, emailed_at, once_key) "
+                "SELECT f.citizen_id, f.id, f.agency_id, %s, f.number || %s, %s, '', %s, %s, NULL, NULL, "
+                f"CAST(f.id AS TEXT) || %s FROM {Filing._meta.db_table} f "
+                f"WHERE f.agency_id = %s AND f.id IN ({_in(ids)}) ON CONFLICT DO NOTHING",
+                [
+                    kind,
+                    f": {title}"[:180],
+                    body,
+                    ops.adapt_datetimefield_value(now),
+                    ops.adapt_datefield_value(effective_date(agency, now)),
+                    f":{kind}",
+                    agency.pk,
+                    *ids,
+                ],
             )
-        )
-    return Notice.objects.bulk_create(notices, ignore_conflicts=True, batch_size=BATCH)
 
 
 def _triggered(
@@ -117,51 +131,48 @@ def _triggered(
             queryset = Filing.objects.filter(
                 scope, base, is_open=True, status__in=transition.from_states
             )
+            changes: dict[str, Any] = {
+                "status": target.id,
+                "handled_by": target.handled_by or "",
+                "is_open": not target.final,
+                "lock_version": F("lock_version") + 1,
+                "updated_at": now,
+            }
+            if "stop_term" in transition.effects or target.decision:
+                changes.update(term_running=False, correction_due_on=None)
+            if target.decision:
+                changes["decided_at"] = now
+            if "produce_document" in transition.effects:
+                changes["pending_document"] = target.document or "resolution"
             for batch in _batches(queryset):
-                ids = [f.pk for f in batch]
-                changes: dict[str, Any] = {
-                    "status": target.id,
-                    "handled_by": target.handled_by or "",
-                    "is_open": not target.final,
-                    "lock_version": F("lock_version") + 1,
-                    "updated_at": now,
-                }
-                if "stop_term" in transition.effects or target.decision:
-                    changes.update(term_running=False, correction_due_on=None)
-                if target.decision:
-                    changes["decided_at"] = now
-                if "produce_document" in transition.effects:
-                    changes["pending_document"] = target.document or "resolution"
-                with transaction.atomic():
-                    Filing.objects.filter(pk__in=ids).update(**changes)
-                    audit.record_many(
-                        [
-                            {
-                                "action": "filing.transition",
-                                "object_type": "filing",
-                                "object_id": f.number,
-                                "agency_code": f.agency.code,
-                                "data": {
-                                    "transition": transition.id,
-                                    "from": f.status,
-                                    "to": target.id,
-                                    "role": "system",
-                                    "trigger": trigger,
-                                    "on": today.isoformat(),
-                                },
-                            }
-                            for f in batch
-                        ]
+                ids = [pk for pk, _status in batch]
+                by_status: dict[str, list[int]] = {}
+                for pk, status in batch:
+                    by_status.setdefault(status, []).append(pk)
+                for status, group in by_status.items():
+                    _audit(
+                        group,
+                        "filing.transition",
+                        {
+                            "transition": transition.id,
+                            "from": status,
+                            "to": target.id,
+                            "role": "system",
+                            "trigger": trigger,
+                            "on": today.isoformat(),
+                        },
+                        now,
                     )
-                    if "notify" in transition.effects:
-                        _notices(
-                            batch,
-                            transition.id,
-                            localize(target.label, "es"),
-                            localize(transition.notice, "es") if transition.notice else "",
-                            now,
-                        )
-                report.add(transition.id, len(batch))
+                if "notify" in transition.effects:
+                    _notices(
+                        ids,
+                        transition.id,
+                        localize(target.label, "es"),
+                        localize(transition.notice, "es") if transition.notice else "",
+                        now,
+                    )
+                Filing.objects.filter(pk__in=ids).update(**changes)
+                report.add(transition.id, len(ids))
                 if "produce_document" in transition.effects:
                     transaction.on_commit(_enqueue_documents)
 
@@ -182,60 +193,36 @@ def _negative_silence(report: SweepReport, today: dt.date, now: dt.datetime) -> 
         procedure_version__approval="negative_silence",
     )
     for batch in _batches(queryset):
-        with transaction.atomic():
-            Filing.objects.filter(pk__in=[f.pk for f in batch]).update(
-                negative_silence_noticed_at=now
-            )
-            _notices(
-                batch,
-                "negative_silence",
-                "Plazo vencido: silencio administrativo negativo",
-                NEGATIVE_SILENCE_NOTICE,
-                now,
-            )
-            audit.record_many(
-                [
-                    {
-                        "action": "filing.negative_silence",
-                        "object_type": "filing",
-                        "object_id": f.number,
-                        "agency_code": f.agency.code,
-                        "data": {"on": today.isoformat()},
-                    }
-                    for f in batch
-                ]
-            )
-        report.add("negative_silence", len(batch))
+        ids = [pk for pk, _status in batch]
+        _notices(
+            ids,
+            "negative_silence",
+            "Plazo vencido: silencio administrativo negativo",
+            NEGATIVE_SILENCE_NOTICE,
+            now,
+        )
+        _audit(ids, "filing.negative_silence", {"on": today.isoformat()}, now)
+        Filing.objects.filter(pk__in=ids).update(negative_silence_noticed_at=now)
+        report.add("negative_silence", len(ids))
 
 
 def _warnings(report: SweepReport, kind: str, condition: Q, stamp: str, now: dt.datetime) -> None:
     queryset = Filing.objects.filter(
         condition, is_open=True, term_running=True, **{f"{stamp}__isnull": True}
     )
+    alerts = OfficialAlert._meta.db_table
     for batch in _batches(queryset):
-        with transaction.atomic():
-            Filing.objects.filter(pk__in=[f.pk for f in batch]).update(**{stamp: now})
-            OfficialAlert.objects.bulk_create(
-                [
-                    OfficialAlert(unit_id=f.unit_id, filing_id=f.pk, kind=kind, created_at=now)
-                    for f in batch
-                ],
-                ignore_conflicts=True,
-                batch_size=BATCH,
+        ids = [pk for pk, _status in batch]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {alerts} (unit_id, filing_id, kind, created_at, seen_at) "  # noqa: S608
+                f"SELECT f.unit_id, f.id, %s, %s, NULL FROM {Filing._meta.db_table} f "
+                f"WHERE f.id IN ({_in(ids)}) ON CONFLICT DO NOTHING",
+                [kind, connection.ops.adapt_datetimefield_value(now), *ids],
             )
-            audit.record_many(
-                [
-                    {
-                        "action": f"filing.{kind}",
-                        "object_type": "filing",
-                        "object_id": f.number,
-                        "agency_code": f.agency.code,
-                        "data": {},
-                    }
-                    for f in batch
-                ]
-            )
-        report.add(kind, len(batch))
+        _audit(ids, f"filing.{kind}", {}, now)
+        Filing.objects.filter(pk__in=ids).update(**{stamp: now})
+        report.add(kind, len(ids))
 
 
 def run(today: dt.date | None = None) -> SweepReport:

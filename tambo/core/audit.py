@@ -85,6 +85,41 @@ def record_many(entries: list[dict[str, Any]], *, actor: Any = None) -> int:
     return len(created)
 
 
+def append_select(select_sql: str, params: list[Any]) -> int:
+    """Append the entries a caller's ``SELECT`` produces, without building objects (the sweep).
+
+    The SELECT returns the columns ``at, actor_id, actor_label, action, object_type,
+    object_id, agency_code, data`` (``data`` as JSON text). The entries are queued for
+    sealing like any other. Returns how many were appended.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit.append_select must run inside the action's transaction")
+    entries = AuditEntry._meta.db_table
+    pending = PendingSeal._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {entries} (at, actor_id, actor_label, action, object_type, object_id, "
+            f"agency_code, data) {select_sql} RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(ids), 5000):
+            chunk = ids[start : start + 5000]
+            cursor.execute(
+                f"INSERT INTO {pending} (entry_id) SELECT id FROM {entries} "  # noqa: S608
+                f"WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+    if ids:
+        transaction.on_commit(seal_quietly)
+    return len(ids)
+
+
+def json_param() -> str:
+    """The placeholder for a JSON text parameter in raw SQL (jsonb needs a cast on PostgreSQL)."""
+    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+
+
 def entry_digest(entry: AuditEntry) -> str:
     """SHA-256 of the entry's canonical JSON (sorted keys, UTC time in microseconds)."""
     canonical = json.dumps(

@@ -1,0 +1,255 @@
+"""Back-office benchmark on PostgreSQL: the work queue and the sweep over 1,000,000 expedientes.
+
+Run: ``.venv/bin/python bench/bench_backoffice.py [--rows N]``. It creates the database
+``tambo_bench_bo``, loads the demo catalogue, generates N open expedientes with one
+set-based INSERT (realistic spread of states, units, receipt dates and deadlines), then:
+
+- work queue: GET /api/v1/office/queues/{unit}/{role} through the whole Django stack
+  (in-process client, no network), first page and the pages after it by cursor, for the
+  front desk (agency-wide), an evaluator unit and a supervisor, with and without filters;
+- sweep: ``sweep.run()`` on the day the data ends (a backlog of warnings to catch up),
+  again the same day (idempotent: nothing to do), and on the next day (a normal daily run).
+
+Targets (issue 3): queue pages p95 < 50 ms; sweep over 1,000,000 open expedientes < 30 s.
+Prints a table and writes bench/out/backoffice.md (bench/run.py folds it into RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+BENCH_DIR = Path(__file__).resolve().parent
+PROJECT = BENCH_DIR.parent
+DB = "tambo_bench_bo"
+URL = f"postgres://postgres@127.0.0.1:5432/{DB}"
+TODAY = dt.date(2026, 6, 1)
+
+
+def env() -> dict[str, str]:
+    values = {k: v for k, v in os.environ.items() if not k.startswith("TAMBO_")}
+    values.update(
+        DATABASE_URL=URL,
+        DJANGO_SETTINGS_MODULE="tambo.settings.dev",
+        TAMBO_DEBUG="0",
+        TAMBO_LOG_LEVEL="WARNING",
+        TAMBO_AUDIT_SEAL_INTERVAL="3600",
+        TAMBO_ALLOWED_HOSTS="testserver,127.0.0.1",
+    )
+    return values
+
+
+def admin(statement: sql.Composable) -> None:
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        conn.execute(statement)
+
+
+def p(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+GENERATE = """
+WITH procs AS (
+    SELECT row_number() OVER (ORDER BY p.id) - 1 AS k, p.unit_id, p.current_version_id, p.agency_id
+    FROM catalog_procedure p JOIN catalog_agency a ON a.id = p.agency_id
+    WHERE a.code = 'MDSI' AND p.current_version_id IS NOT NULL
+), n AS (SELECT count(*) AS c FROM procs)
+INSERT INTO cases_filing (
+    number, agency_id, unit_id, procedure_version_id, citizen_id, draft_id, idempotency_key, channel,
+    answers, submitted_at, received_on, term_starts_on, due_on, due_soon_on, silence_on, fee, status,
+    handled_by, is_open, term_running, suspended_since, correction_due_on, appeal_due_on, decided_at,
+    assignee_id, warned_due_soon_at, warned_overdue_at, negative_silence_noticed_at, pending_document,
+    access_code, lock_version, updated_at)
+SELECT
+    'MDSI-2026-' || lpad(g::text, 7, '0'), pr.agency_id, pr.unit_id, pr.current_version_id, %(citizen)s,
+    NULL, NULL, 'web', '{}'::jsonb, (r.received + time '10:00') AT TIME ZONE 'America/Lima', r.received,
+    r.received + 1, r.received + r.term, r.received + (r.term * 4 / 5), r.received + r.term + 8, 0,
+    s.status, s.role, true, s.status <> 'observed', CASE WHEN s.status = 'observed' THEN r.received + 2 END,
+    CASE WHEN s.status = 'observed' THEN %(today)s::date + (g %% 3) END, NULL, NULL, NULL, NULL, NULL, NULL,
+    '', 'BENCHCODE', 0, now()
+FROM generate_series(1, %(rows)s) AS g
+CROSS JOIN n
+JOIN procs pr ON pr.k = g %% n.c
+CROSS JOIN LATERAL (SELECT %(today)s::date - (g %% 45) AS received, 14 + (g %% 29) AS term) r
+CROSS JOIN LATERAL (SELECT CASE
+    WHEN (g / 7) %% 10 < 3 THEN 'received' WHEN (g / 7) %% 10 < 8 THEN 'in_evaluation'
+    WHEN (g / 7) %% 10 < 9 THEN 'ready_for_decision' ELSE 'observed' END AS status) s0
+CROSS JOIN LATERAL (SELECT s0.status, CASE s0.status WHEN 'received' THEN 'front_desk'
+    WHEN 'in_evaluation' THEN 'evaluator' WHEN 'ready_for_decision' THEN 'signer' ELSE 'citizen' END AS role) s
+"""
+
+
+def setup(rows: int) -> None:
+    admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
+    tambo = str(PROJECT / ".venv" / "bin" / "tambo")
+    subprocess.run([tambo, "migrate", "--noinput", "-v", "0"], env=env(), check=True)
+    subprocess.run(
+        [tambo, "catalog", "load", str(PROJECT / "catalog")],
+        env=env(),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=60, help="requests per queue scenario")
+    args = parser.parse_args()
+    os.environ.update(env())
+    started = time.monotonic()
+    setup(args.rows)
+    sys.path.insert(0, str(PROJECT))
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test import Client
+
+    from tambo.cases import sweep
+    from tambo.catalog.models import OrgUnit
+    from tambo.core import clock
+    from tambo.identity.models import Appointment, User
+
+    citizen = User.objects.create_user("bench-citizen", password="bench-only-password-1")
+    desk = User.objects.create_user("bench-desk", password="bench-only-password-1")
+    evaluator = User.objects.create_user("bench-evaluator", password="bench-only-password-1")
+    supervisor = User.objects.create_user("bench-supervisor", password="bench-only-password-1")
+    mp = OrgUnit.objects.get(agency__code="MDSI", code="MP")
+    busiest = OrgUnit.objects.filter(agency__code="MDSI").exclude(code="MP").order_by("code")
+    Appointment.objects.create(user=desk, unit=mp, role="front_desk")
+    for unit in busiest:
+        Appointment.objects.create(user=evaluator, unit=unit, role="evaluator")
+        Appointment.objects.create(user=supervisor, unit=unit, role="supervisor")
+    t0 = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute(GENERATE, {"citizen": citizen.pk, "rows": args.rows, "today": TODAY})
+        cursor.execute("ANALYZE cases_filing")
+    generate_s = time.monotonic() - t0
+    unit_counts = {u.code: u.filings.count() for u in busiest}
+    unit = max(busiest, key=lambda u: unit_counts[u.code])
+
+    results: list[tuple[str, str, str]] = []
+
+    def queue_scenario(label: str, user: User, unit_id: int, role: str, extra: str = "") -> None:
+        client = Client()
+        client.force_login(user)
+        base = f"/api/v1/office/queues/{unit_id}/{role}"
+        firsts, laters = [], []
+        with clock.frozen(dt.datetime.combine(TODAY, dt.time(11), tzinfo=clock.LIMA)):
+            for _ in range(5):  # warm the caches the first request fills
+                client.get(base + extra)
+            cursor = None
+            for i in range(args.samples):
+                query = extra + (
+                    ("&" if extra else "?") + f"after={cursor}" if cursor and i % 10 else ""
+                )
+                t = time.monotonic()
+                response = client.get(base + query)
+                elapsed = (time.monotonic() - t) * 1000
+                assert response.status_code == 200, response.content[:300]
+                body = response.json()
+                (laters if cursor and i % 10 else firsts).append(elapsed)
+                cursor = body["next"]
+        results.append(
+            (
+                f"Queue {label}: first page p50 / p95",
+                f"{p(firsts, 50):.1f} / {p(firsts, 95):.1f} ms",
+                "p95 < 50 ms",
+            )
+        )
+        if not laters:
+            raise SystemExit(f"queue {label}: fewer than two pages of data")
+        results.append(
+            (
+                f"Queue {label}: later pages p50 / p95",
+                f"{p(laters, 50):.1f} / {p(laters, 95):.1f} ms",
+                "p95 < 50 ms",
+            )
+        )
+
+    queue_scenario("front desk (whole agency)", desk, mp.pk, "front_desk")
+    queue_scenario(f"evaluator ({unit.code})", evaluator, unit.pk, "evaluator")
+    queue_scenario(
+        f"supervisor ({unit.code}), overdue only",
+        supervisor,
+        unit.pk,
+        "supervisor",
+        "?light=overdue",
+    )
+    queue_scenario(
+        f"evaluator ({unit.code}), one procedure",
+        evaluator,
+        unit.pk,
+        "evaluator",
+        "?procedure=" + unit.procedures.order_by("code").first().code,
+    )
+
+    sweeps = []
+    for label, day in [
+        ("first run (catch-up of warnings)", TODAY),
+        ("same day again (idempotent)", TODAY),
+        ("next day (daily run)", TODAY + dt.timedelta(days=1)),
+    ]:
+        with clock.frozen(dt.datetime.combine(day, dt.time(2), tzinfo=clock.LIMA)):
+            t = time.monotonic()
+            if os.environ.get("BENCH_PROFILE") and not sweeps:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                report = profiler.runcall(sweep.run)
+                pstats.Stats(profiler).sort_stats("tottime").print_stats(18)
+            else:
+                report = sweep.run()
+            elapsed = time.monotonic() - t
+        sweeps.append((label, elapsed, report.counts))
+        changed = ", ".join(f"{k} {v:,}" for k, v in sorted(report.counts.items())) or "nothing"
+        results.append(
+            (
+                f"Sweep over {args.rows:,} open expedientes, {label}",
+                f"{elapsed:.1f} s ({changed})",
+                "< 30 s",
+            )
+        )
+    from tambo.cases.models import Filing
+
+    open_count = Filing.objects.filter(is_open=True).count()
+    lines = [
+        "## Back office (bench/bench_backoffice.py, PostgreSQL)",
+        "",
+        f"- {args.rows:,} expedientes generated in {generate_s:.1f} s; {open_count:,} open after the sweeps; "
+        f"queue requests through the whole Django stack in-process ({args.samples} per scenario).",
+        f"- Busiest evaluator unit: {unit.code} with {unit_counts[unit.code]:,} expedientes.",
+        "",
+        "| Figure | Value | Target |",
+        "|---|---|---|",
+        *[f"| {a} | {b} | {c} |" for a, b, c in results],
+        "",
+    ]
+    out = BENCH_DIR / "out"
+    out.mkdir(exist_ok=True)
+    (out / "backoffice.md").write_text("\n".join(lines), encoding="utf-8")
+    print("\n".join(lines))
+    print(f"total {time.monotonic() - started:.0f} s")
+    connection.close()
+    admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
+    _ = statistics
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
