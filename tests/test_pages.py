@@ -66,3 +66,9 @@ def test_the_admin_shows_agencies_procedures_and_their_versions(admin_client, ca
     assert admin_client.get("/admin/catalog/agency/").status_code == 200
     assert admin_client.get("/admin/cases/filing/").status_code == 200
     assert admin_client.get("/admin/core/auditentry/").status_code == 200
+
+
+def test_the_admin_lets_supervisors_see_appointments_notices_and_documents(admin_client, catalog):
+    for url in ["/admin/identity/appointment/", "/admin/identity/user/", "/admin/inbox/notice/",
+                "/admin/documents/issueddocument/", "/admin/catalog/orgunit/"]:
+        assert admin_client.get(url).status_code == 200, url

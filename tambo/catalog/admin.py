@@ -53,3 +53,10 @@ class ProcedureVersionAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Topic)
+
+
+@admin.register(OrgUnit)
+class OrgUnitAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "agency")
+    list_filter = ("agency",)
+    search_fields = ("code", "name", "agency__code")

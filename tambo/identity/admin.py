@@ -1,11 +1,20 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from .models import ApiToken, User
+from .models import ApiToken, Appointment, User
+
+
+class AppointmentInline(admin.TabularInline):
+    """Agency administrators give officials their roles in org units here."""
+
+    model = Appointment
+    extra = 0
+    autocomplete_fields = ["unit"]
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    inlines = [AppointmentInline]
     fieldsets = (
         *BaseUserAdmin.fieldsets,
         ("Identity", {"fields": ("document_type", "document_number", "phone", "language")}),
@@ -18,3 +27,11 @@ class UserAdmin(BaseUserAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ("name", "user", "created_at")
     readonly_fields = ("token_hash",)
+
+
+@admin.register(Appointment)
+class AppointmentAdmin(admin.ModelAdmin):
+    list_display = ("user", "role", "unit", "active")
+    list_filter = ("role", "active", "unit__agency")
+    search_fields = ("user__username", "user__last_name", "unit__name", "unit__code")
+    autocomplete_fields = ["user", "unit"]
