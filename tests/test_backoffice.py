@@ -328,3 +328,58 @@ def test_take_and_assign(citizen, staff, licence):
     entry = AuditEntry.objects.filter(action="filing.assigned").get()
     assert entry.data["reason"] == "Carga de trabajo"
     assert audit.verify_chain().ok
+
+
+def test_a_rejected_appeal_ends_in_a_signed_rejection(citizen, staff, licence):
+    filing = file_case(citizen, licence)
+    take(staff["desk"], filing, "admit")
+    take(staff["evaluator"], filing, "propose", report="x")
+    take(staff["signer"], filing, "deny", reason="No procede.")
+    take(citizen, filing, "appeal", reason="Pido reconsideración.")
+    filing = take(staff["signer"], filing, "reject_appeal", reason="Se confirma.")
+    assert filing.status == "appeal_rejected"
+    assert Notice.objects.filter(filing=filing, kind="reject_appeal").get().document_code
+
+
+def test_a_notice_takes_effect_after_the_agencys_acknowledgement_days(citizen, staff, licence):
+    agency = licence.agency
+    agency.notice_ack_days = 5
+    agency.save()
+    filing = file_case(citizen, licence, "2026-07-20")
+    take(staff["desk"], filing, "observe", when="2026-07-24", reason="Falta un plano.")
+    notice = Notice.objects.get(filing=filing)
+    # Five business days after Friday 24 July: 27, 30, 31 July, 3, 4 August (28-29 are holidays).
+    assert notice.effective_on == dt.date(2026, 8, 4)
+
+
+postgres_only = pytest.mark.skipif(
+    __import__("django.db").db.connection.vendor != "postgresql",
+    reason="needs a database server shared by several connections",
+)
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_officials_deciding_at_once_cannot_both_succeed(catalog):
+    from .conftest import make_citizen
+    from .test_filing_integrity import run_concurrently
+
+    citizen = make_citizen("simultaneo", "45556667")
+    desk = make_official("mesa2", "MDSI", ["front_desk"], ["MP"])
+    evaluator = make_official("eva2", "MDSI", ["evaluator"])
+    signers = [make_official(f"firma{i}", "MDSI", ["signer"]) for i in range(2)]
+    filing = file_case(citizen, procedure("LF-RIESGO-BAJO", "MDSI"))
+    take(desk, filing, "admit")
+    take(evaluator, filing, "propose", report="x")
+    decisions = ["approve", "deny"]
+    results = run_concurrently(
+        2, lambda i: take(signers[i], filing, decisions[i], reason="decisión")
+    )
+    successes = [r for r in results if isinstance(r, Filing)]
+    failures = [r for r in results if isinstance(r, Exception)]
+    assert len(successes) == 1 and len(failures) == 1, results
+    assert isinstance(failures[0], Conflict)
+    filing.refresh_from_db()
+    assert filing.status == successes[0].status
+    assert Notice.objects.filter(filing=filing).count() == 1
+    assert IssuedDocument.objects.filter(subject_id=filing.number, kind="resolution").count() == 1

@@ -69,6 +69,11 @@ def test_the_admin_shows_agencies_procedures_and_their_versions(admin_client, ca
 
 
 def test_the_admin_lets_supervisors_see_appointments_notices_and_documents(admin_client, catalog):
-    for url in ["/admin/identity/appointment/", "/admin/identity/user/", "/admin/inbox/notice/",
-                "/admin/documents/issueddocument/", "/admin/catalog/orgunit/"]:
+    for url in [
+        "/admin/identity/appointment/",
+        "/admin/identity/user/",
+        "/admin/inbox/notice/",
+        "/admin/documents/issueddocument/",
+        "/admin/catalog/orgunit/",
+    ]:
         assert admin_client.get(url).status_code == 200, url
