@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-sqlite test-postgres lint bench install clean
+.PHONY: run test test-sqlite test-postgres lint bench install messages clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,7 @@ run: $(BIN)/.installed
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	DJANGO_SETTINGS_MODULE=tambo.settings.test $(BIN)/tambo makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=tambo.settings.test $(BIN)/tambo i18n_check --check-extracted
 
 test: lint test-sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
@@ -39,6 +40,11 @@ test-postgres: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/run.py
+
+messages: $(BIN)/.installed
+	cd tambo && ../$(BIN)/tambo makemessages -l es -l en -l qu --no-location --no-obsolete \
+		-i "locale/*" -i "static/*" -i "*/migrations/*"
+	cd tambo && ../$(BIN)/tambo compilemessages -v 0
 
 clean:
 	rm -rf var .pytest_cache

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -57,7 +56,7 @@ def admin(statement: sql.Composable) -> None:
 
 def p(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 GENERATE = """
@@ -124,10 +123,11 @@ def main() -> int:
     from tambo.core import clock
     from tambo.identity.models import Appointment, User
 
-    citizen = User.objects.create_user("bench-citizen", password="bench-only-password-1")
-    desk = User.objects.create_user("bench-desk", password="bench-only-password-1")
-    evaluator = User.objects.create_user("bench-evaluator", password="bench-only-password-1")
-    supervisor = User.objects.create_user("bench-supervisor", password="bench-only-password-1")
+    # Bench accounts log in with force_login: they have no usable password.
+    citizen = User.objects.create_user("bench-citizen")
+    desk = User.objects.create_user("bench-desk")
+    evaluator = User.objects.create_user("bench-evaluator")
+    supervisor = User.objects.create_user("bench-supervisor")
     mp = OrgUnit.objects.get(agency__code="MDSI", code="MP")
     busiest = OrgUnit.objects.filter(agency__code="MDSI").exclude(code="MP").order_by("code")
     Appointment.objects.create(user=desk, unit=mp, role="front_desk")
@@ -247,7 +247,6 @@ def main() -> int:
     print(f"total {time.monotonic() - started:.0f} s")
     connection.close()
     admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
-    _ = statistics
     return 0
 
 

@@ -26,7 +26,16 @@ class DocumentInline(admin.TabularInline):
 
 @admin.register(Filing)
 class FilingAdmin(ReadOnlyAdmin):
-    list_display = ("number", "agency", "unit", "status", "assignee", "received_on", "due_on", "fee")
+    list_display = (
+        "number",
+        "agency",
+        "unit",
+        "status",
+        "assignee",
+        "received_on",
+        "due_on",
+        "fee",
+    )
     list_filter = ("agency", "status", "is_open", "term_running")
     search_fields = ("number",)
     inlines = [DocumentInline]

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_GET, require_POST
 
 from tambo.catalog.texts import localize
@@ -21,10 +22,10 @@ from . import queries, transitions
 from .presenters import answer_rows, filing_view, state_label, timeline_rows
 
 ROLE_LABELS = {
-    "front_desk": "Mesa de partes",
-    "evaluator": "Evaluación",
-    "signer": "Firma",
-    "supervisor": "Supervisión",
+    "front_desk": N_("Mesa de partes"),
+    "evaluator": N_("Evaluación"),
+    "signer": N_("Firma"),
+    "supervisor": N_("Supervisión"),
 }
 
 

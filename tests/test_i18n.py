@@ -1,0 +1,189 @@
+"""Translation catalogues: complete for es/en, extracted from the code, and used by the pages."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.management import CommandError, call_command
+from django.test import Client, override_settings
+from django.urls import reverse
+from django.utils import translation
+
+from tambo.catalog.presenters import APPROVAL_LABELS
+from tambo.core.management.commands.i18n_check import parse_po
+
+LOCALE = Path(settings.LOCALE_PATHS[0])
+SPANISH_NAV = [
+    "Saltar al contenido principal",
+    "Consultar un expediente",
+    "Ingresar",
+    "Buscar un trámite",
+]
+needs_xgettext = pytest.mark.skipif(
+    shutil.which("xgettext") is None, reason="makemessages needs GNU gettext (xgettext)"
+)
+
+
+@pytest.fixture(autouse=True)
+def keep_language():
+    """Requests activate their language in this thread: give the next test back the default."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
+def run_check(*args: str, **options) -> str:
+    out = StringIO()
+    call_command("i18n_check", *args, stdout=out, stderr=StringIO(), **options)
+    return out.getvalue()
+
+
+def nav_labels(html: str) -> list[str]:
+    """The text of every item of the main menu (links and the sign-out button)."""
+    nav = re.search(r'<nav class="site-nav".*?</nav>', html, re.S)
+    assert nav, "the page has no main menu"
+    items = re.findall(r"<li>(.*?)</li>", nav.group(0), re.S)
+    return [re.sub(r"<[^>]+>", "", item).strip() for item in items]
+
+
+def test_catalogues_pass_the_check():
+    output = run_check()
+    for lang in ("es", "en"):
+        assert re.search(rf"^{lang}: (\d+) of \1 translated$", output, re.M), output
+    assert re.search(
+        r"^qu: \d+ of \d+ translated \(\d+ marked for review by a native speaker\)$", output, re.M
+    )
+    assert "i18n check OK" in output
+
+
+@needs_xgettext
+def test_catalogues_hold_every_message_in_the_code():
+    assert "i18n check OK" in run_check(check_extracted=True)
+
+
+@needs_xgettext
+def test_check_extracted_fails_on_a_new_message(tmp_path):
+    sources = tmp_path / "tambo"
+    shutil.copytree(
+        settings.BASE_DIR, sources, ignore=shutil.ignore_patterns("locale", "__pycache__")
+    )
+    (sources / "templates" / "nuevo.html").write_text(
+        '{% load i18n %}{% translate "Un mensaje que nadie tradujo" %}', encoding="utf-8"
+    )
+    with override_settings(BASE_DIR=sources), pytest.raises(CommandError) as error:
+        run_check(check_extracted=True)
+    assert "Un mensaje que nadie tradujo" in str(error.value)
+    assert not (LOCALE / "django.pot").exists()
+
+
+def test_check_fails_on_untranslated_and_fuzzy_english(tmp_path):
+    locale = tmp_path / "locale"
+    shutil.copytree(LOCALE, locale)
+    po = locale / "en" / "LC_MESSAGES" / "django.po"
+    text = po.read_text(encoding="utf-8")
+    text = text.replace('msgid "Continuar"\nmsgstr "Continue"', 'msgid "Continuar"\nmsgstr ""')
+    text = text.replace('msgid "Volver"\nmsgstr "Back"', '#, fuzzy\nmsgid "Volver"\nmsgstr "Back"')
+    text = text.replace('msgstr "Case file assigned to %(name)s."', 'msgstr "Case file assigned."')
+    po.write_text(text, encoding="utf-8")
+    with pytest.raises(CommandError) as error:
+        run_check(locale_dir=str(locale))
+    message = str(error.value)
+    assert "untranslated entries (1)" in message and "'Continuar'" in message
+    assert "fuzzy entries (ignored at run time) (1)" in message and "'Volver'" in message
+    assert "placeholders differ" in message and "Expediente asignado a %(name)s." in message
+    assert "django.mo does not match" in message
+
+
+def test_quechua_translations_are_marked_for_review():
+    catalogue = parse_po(LOCALE / "qu" / "LC_MESSAGES" / "django.po")
+    written = [e for e in catalogue.messages if e.started]
+    assert written, "no Quechua translation at all"
+    assert all(e.fuzzy for e in written)
+    text = (LOCALE / "qu" / "LC_MESSAGES" / "django.po").read_text(encoding="utf-8")
+    assert text.count("# Traducción automática: revisar con hablante nativo\n#, fuzzy") == len(
+        written
+    )
+
+
+def test_home_page_in_english(client, catalog):
+    html = client.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert '<html lang="en">' in html
+    assert "Skip to main content" in html
+    assert "Search for a procedure" in html
+    assert nav_labels(html) == ["Procedures", "Check a case file", "Sign in"]
+    for spanish in SPANISH_NAV:
+        assert spanish not in html
+
+
+def test_procedure_page_in_english(client, catalog):
+    proc = catalog.order_by("agency__code", "code").first()
+    url = reverse("catalog:procedure", args=[proc.agency.code, proc.code])
+    html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "Who it is for" in html and "How much it costs" in html
+    assert "Para quién es" not in html and "Cuánto cuesta" not in html
+    for spanish in SPANISH_NAV[:3]:
+        assert spanish not in html
+    # A label marked with N_ in the code and translated when shown.
+    spanish_label = APPROVAL_LABELS[proc.current_version.file.approval]
+    with translation.override("en"):
+        english_label = translation.gettext(spanish_label)
+    assert english_label != spanish_label
+    assert english_label in html.replace("&#x27;", "'")
+
+
+def test_signed_in_menu_in_english(web, catalog):
+    html = web.get("/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert nav_labels(html) == [
+        "Procedures",
+        "Check a case file",
+        "My case files",
+        "Mailbox",
+        "Sign out",
+    ]
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_quechua_pages_render_with_spanish_for_what_is_not_reviewed(
+    client, web, catalog, signed_in
+):
+    browser = web if signed_in else client
+    response = browser.get("/", HTTP_ACCEPT_LANGUAGE="qu")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="qu">' in html
+    labels = nav_labels(html)
+    assert all(labels), f"an empty menu item: {labels}"
+    # Unreviewed (fuzzy) Quechua is not used: each label is the Spanish source text.
+    spanish = {e.msgid for e in parse_po(LOCALE / "es" / "LC_MESSAGES" / "django.po").messages}
+    assert set(labels) <= spanish
+    assert "Saltar al contenido principal" in html
+    proc = catalog.order_by("agency__code", "code").first()
+    page = browser.get(
+        reverse("catalog:procedure", args=[proc.agency.code, proc.code]), HTTP_ACCEPT_LANGUAGE="qu"
+    )
+    assert page.status_code == 200
+    assert "Para quién es" in page.content.decode()
+
+
+def test_set_language_to_an_unknown_code_keeps_spanish(catalog):
+    browser = Client()
+    response = browser.post("/i18n/setlang/", {"language": "xx", "next": "/"})
+    assert response.status_code == 302
+    assert settings.LANGUAGE_COOKIE_NAME not in response.cookies
+    html = browser.get("/").content.decode()
+    assert '<html lang="es">' in html
+    assert "Saltar al contenido principal" in html
+    assert nav_labels(html) == ["Trámites", "Consultar un expediente", "Ingresar"]
+
+
+def test_set_language_to_english_switches_the_pages(catalog):
+    browser = Client()
+    response = browser.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
+    html = browser.get("/", HTTP_ACCEPT_LANGUAGE="es").content.decode()
+    assert '<html lang="en">' in html
+    assert "Skip to main content" in html
