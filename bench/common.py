@@ -87,6 +87,14 @@ def drop_database() -> None:
         )
 
 
+def run_sql(statement: str) -> None:
+    """One statement on the bench database, in autocommit (VACUUM needs it)."""
+    with psycopg.connect(
+        host=PG_HOST, port=PG_PORT, user=PG_USER, dbname=BENCH_DB, autocommit=True
+    ) as conn:
+        conn.execute(statement)
+
+
 def postgres_info() -> dict[str, str]:
     names = ["server_version", "shared_buffers", "synchronous_commit", "fsync", "max_connections"]
     with _admin_connection() as conn:
@@ -201,10 +209,15 @@ def bench_backend_pids() -> set[int]:
     return {r[0] for r in rows}
 
 
+# Set by run.py once gunicorn runs: its master's pid (workers are its children).
+SERVER_PID: int | None = None
+
+
 class CpuSampler:
-    """CPU use between two points: the whole machine, the benchmark's own processes
-    (this process tree: gunicorn, load generator; plus the PostgreSQL backends of the
-    bench database) and, by difference, every other process on the machine."""
+    """CPU use between two points: the whole machine; the benchmark's own processes split
+    into gunicorn (master + workers), PostgreSQL (backends of the bench database) and the
+    rest of this process tree (load generator); and, by difference, every other process
+    on the machine."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -212,21 +225,31 @@ class CpuSampler:
         self.mine = self._mine()
 
     @staticmethod
-    def _mine() -> dict[int, int]:
+    def _mine() -> dict[int, tuple[str, int]]:
         table = _proc_table()
-        pids = _descendants(table, os.getpid()) | bench_backend_pids()
-        return {pid: table[pid][1] for pid in pids if pid in table}
+        server = _descendants(table, SERVER_PID) if SERVER_PID in table else set()
+        backends = bench_backend_pids()
+        found = {}
+        for pid in _descendants(table, os.getpid()) | backends:
+            if pid in table:
+                group = "server" if pid in server else "postgres" if pid in backends else "client"
+                found[pid] = (group, table[pid][1])
+        return found
 
     def finish(self) -> CpuUse:
         total, idle = _machine_ticks()
         d_total, d_idle = total - self.machine[0], idle - self.machine[1]
         busy = 0.0 if d_total <= 0 else 1 - d_idle / d_total
         elapsed = max(1e-6, time.monotonic() - self.started)
-        now = self._mine()
-        mine_ticks = sum(max(0, t - self.mine.get(pid, 0)) for pid, t in now.items())
+        groups = {"server": 0.0, "postgres": 0.0, "client": 0.0}
+        for pid, (group, ticks) in self._mine().items():
+            before = self.mine.get(pid, (group, 0))[1]
+            groups[group] += max(0, ticks - before) / CLOCK_TICKS / elapsed
         cores = os.cpu_count() or 1
-        mine_cores = mine_ticks / CLOCK_TICKS / elapsed
-        return CpuUse(busy, mine_cores, max(0.0, busy * cores - mine_cores))
+        mine = sum(groups.values())
+        return CpuUse(
+            busy, mine, max(0.0, busy * cores - mine), groups["server"], groups["postgres"]
+        )
 
 
 @dataclass
@@ -234,6 +257,8 @@ class CpuUse:
     machine_busy: float  # share of all cores
     bench_cores: float  # cores used by the benchmark's processes
     other_cores: float  # cores used by everything else (other sessions, services)
+    server_cores: float = 0.0  # gunicorn master + workers
+    postgres_cores: float = 0.0  # PostgreSQL backends of the bench database
 
 
 def background_load(seconds: float) -> CpuUse:
@@ -249,3 +274,52 @@ def wait_until_quiet(max_wait: float, threshold_cores: float = 0.3) -> tuple[Cpu
     while use.other_cores > threshold_cores and time.monotonic() - began < max_wait:
         use = background_load(2.0)
     return use, time.monotonic() - began
+
+
+WAIT_CATEGORIES = {
+    "Lock": "waiting for a lock (row/transaction)",
+    "LWLock:WALWrite": "WAL flush (commit)",
+    "IO:WALSync": "WAL flush (commit)",
+    "IO:WALWrite": "WAL flush (commit)",
+    "IO:WALInitWrite": "WAL flush (commit)",
+    "IO:WALInitSync": "WAL flush (commit)",
+    "IPC:SyncRep": "WAL flush (commit)",
+}
+
+
+class WaitSampler:
+    """Samples what the bench database's PostgreSQL backends are doing (pg_stat_activity)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.samples = 0
+        self.conn = _admin_connection()
+
+    def sample(self) -> None:
+        rows = self.conn.execute(
+            "SELECT state, wait_event_type, wait_event FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+            (BENCH_DB,),
+        ).fetchall()
+        self.samples += 1
+        for state, wtype, wevent in rows:
+            if state == "idle":
+                label = "idle (connection between requests)"
+            elif state and state.startswith("idle in transaction"):
+                label = "idle in transaction (app works mid-transaction)"
+            elif wtype is None:
+                label = "running a statement (CPU)"
+            else:
+                label = WAIT_CATEGORIES.get(wtype) or WAIT_CATEGORIES.get(
+                    f"{wtype}:{wevent}", f"other wait {wtype}:{wevent}"
+                )
+            self.counts[label] = self.counts.get(label, 0) + 1
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def summary(self) -> dict[str, float]:
+        """Average number of backends in each state."""
+        if not self.samples:
+            return {}
+        return {k: v / self.samples for k, v in sorted(self.counts.items(), key=lambda kv: -kv[1])}

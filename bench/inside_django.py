@@ -95,6 +95,7 @@ def search(repeats: int, queries: list[str]) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('catalog_procedure'))")
         table_size = cursor.fetchone()[0]
+    plans = {q: _scan_of(q) for q in queries}
     return {
         "published": Procedure.objects.filter(
             is_active=True, current_version__isnull=False
@@ -102,7 +103,37 @@ def search(repeats: int, queries: list[str]) -> dict[str, Any]:
         "table_size": table_size,
         "timings_ms": timings,
         "counts": counts,
+        "plans": plans,
     }
+
+
+def _scan_of(query: str) -> str:
+    """How PostgreSQL reads catalog_procedure for this search (from EXPLAIN ANALYZE)."""
+    from django.db import connection
+
+    from tambo.catalog.queries import search_procedures
+
+    captured: list[tuple[str, Any]] = []
+
+    def keep(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(keep):
+        search_procedures(query)
+    if not captured:
+        return "no query"
+    sql, params = captured[0]
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT TEXT) " + sql, params)
+        lines = [r[0].strip() for r in cursor.fetchall()]
+    scans = [
+        line.split("  (")[0].removeprefix("-> ").strip()
+        for line in lines
+        if "catalog_procedure" in line and "Scan" in line and "version" not in line
+    ]
+    total = next((line for line in lines if line.startswith("Execution Time")), "")
+    return f"{'; '.join(scans) or 'n/a'} ({total.lower()})"
 
 
 def main(argv: list[str]) -> None:

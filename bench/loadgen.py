@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from common import CpuSampler, percentile
+from common import CpuSampler, WaitSampler, percentile
 
 MAX_REQUESTS_PER_CLIENT = 200_000  # hard bound on a client's loop, whatever the duration
 SOCKET_TIMEOUT = 30.0
@@ -51,6 +51,9 @@ class PhaseResult:
     machine_busy: float = 0.0
     bench_cores: float = 0.0  # server + its PostgreSQL backends + load generator
     other_cores: float = 0.0  # every other process on the machine
+    server_cores: float = 0.0  # gunicorn
+    postgres_cores: float = 0.0  # PostgreSQL backends of the bench database
+    backend_states: dict[str, float] = field(default_factory=dict)  # avg backends per state
     requests_total: int = 0  # every completed request in the window, errors included
 
     @property
@@ -64,6 +67,9 @@ class PhaseResult:
     @property
     def rps(self) -> float:
         return self.ok / self.duration if self.duration else 0.0
+
+    def cpu_ms_per_request(self, cores: float) -> float:
+        return cores * self.duration * 1000 / self.ok if self.ok else float("nan")
 
     def pct(self, p: float) -> float:
         return percentile(self.latencies_ms, p)
@@ -211,7 +217,9 @@ class LoadGenerator:
         filing_body: dict[str, Any],
         processes: int,
         threads: int,
+        sample_waits: bool = True,
     ) -> None:
+        self.sample_waits = sample_waits
         if processes * threads > len(tokens):
             raise ValueError("one token per client is needed")
         self.processes = processes
@@ -246,6 +254,14 @@ class LoadGenerator:
         end = measure_from + phase.duration
         time.sleep(max(0.0, measure_from - time.time()))
         sampler = CpuSampler()
+        waits = WaitSampler() if self.sample_waits else None
+        try:
+            while waits is not None and time.time() < end - 0.1:
+                waits.sample()
+                time.sleep(0.1)
+        finally:
+            if waits is not None:
+                waits.close()
         time.sleep(max(0.0, end - time.time()))
         use = sampler.finish()
         result = PhaseResult(
@@ -254,6 +270,9 @@ class LoadGenerator:
             machine_busy=use.machine_busy,
             bench_cores=use.bench_cores,
             other_cores=use.other_cores,
+            server_cores=use.server_cores,
+            postgres_cores=use.postgres_cores,
+            backend_states=waits.summary() if waits is not None else {},
         )
         deadline = end + SOCKET_TIMEOUT + 20
         received = 0

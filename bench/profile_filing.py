@@ -51,6 +51,9 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--filings", type=int, default=300)
     parser.add_argument("--procedures", type=int, default=0)
+    parser.add_argument(
+        "--profile-load", type=int, default=0, help="cProfile a catalogue load of N files"
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="tambo-profile-"))
     common.RUN_VAR_DIR = workdir / "var"
@@ -66,15 +69,21 @@ def main(argv: list[str]) -> None:
 
         call_command("migrate", verbosity=0)
         call_command("catalog", "load", str(PROJECT_DIR / "catalog"), verbosity=0)
+        if args.profile_load:
+            catalog_gen.generate(PROJECT_DIR / "catalog", workdir / "few", args.profile_load)
+            profiler = cProfile.Profile()
+            t0 = time.perf_counter()
+            profiler.enable()
+            call_command("catalog", "load", str(workdir / "few"), verbosity=0)
+            profiler.disable()
+            took = time.perf_counter() - t0
+            print(f"\n## catalogue load of {args.profile_load} files under cProfile: {took:.1f} s")
+            report(profiler, 30)
         if args.procedures:
             catalog_gen.generate(PROJECT_DIR / "catalog", workdir / "cat", args.procedures)
             t0 = time.perf_counter()
-            profiler = cProfile.Profile()
-            profiler.enable()
             call_command("catalog", "load", str(workdir / "cat"), verbosity=0)
-            profiler.disable()
             print(f"\n## catalogue load of {args.procedures}: {time.perf_counter() - t0:.1f} s")
-            report(profiler, 25)
         profile_filing(args.filings)
         if args.procedures:
             profile_search()
@@ -162,12 +171,20 @@ def profile_filing(n: int) -> None:
         wall_ms = (time.perf_counter() - t0) * 1000
         connection.commit, connection._set_autocommit = original_commit, original_set_autocommit
         runs.append((wall_ms, list(statements)))
-    runs.sort(key=lambda r: r[0])
-    wall_ms, median_run = runs[len(runs) // 2]
+    walls = sorted(r[0] for r in runs)
+    wall_ms = statistics.median(walls)
+    shapes = {tuple(text for _, text in r[1]) for r in runs}
+    if len(shapes) == 1:  # same statements every time: median per statement
+        texts = next(iter(shapes))
+        median_run = [
+            (statistics.median(r[1][i][0] for r in runs), text) for i, text in enumerate(texts)
+        ]
+    else:
+        median_run = sorted(runs, key=lambda r: r[0])[len(runs) // 2][1]
     sql_ms = sum(t for t, _ in median_run)
     n_sql = sum(1 for _, s in median_run if not s.startswith(("BEGIN (", "COMMIT (")))
     print(
-        f"\n## SQL of one filing (median of 30 by wall time): {n_sql} statements via execute() "
+        f"\n## SQL of one filing (medians of 30 filings): {n_sql} statements via execute() "
         f"+ {len(median_run) - n_sql} transaction switches; wall {wall_ms:.2f} ms, "
         f"of which waiting on PostgreSQL {sql_ms:.2f} ms, Python {wall_ms - sql_ms:.2f} ms"
     )
@@ -229,10 +246,82 @@ def profile_filing(n: int) -> None:
     report(profiler, 30, "tottime")
 
 
+def capture(fn: Any) -> tuple[Any, list[tuple[float, str, Any]]]:
+    """Run ``fn`` and return its result and the statements it ran (ms, sql, params)."""
+    from django.db import connection
+
+    statements: list[tuple[float, str, Any]] = []
+
+    def timer(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            statements.append(((time.perf_counter() - t0) * 1000, sql, params))
+
+    with connection.execute_wrapper(timer):
+        result = fn()
+    return result, statements
+
+
+def plan_experiment() -> None:
+    """The search plan as loaded, after VACUUM ANALYZE, and with sequential scans off."""
+    from django.db import connection
+
+    from tambo.catalog.queries import search_procedures
+
+    def show(label: str) -> None:
+        print(f"\n## plans {label}")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT * FROM pgstatginindex('catalog_procedure_search_trgm')"
+                if _has_pgstattuple(cursor)
+                else "SELECT 'pgstattuple not installed'"
+            )
+            print(
+                f"    GIN index stats (version, pending pages, pending tuples): {cursor.fetchone()}"
+            )
+        for q in ["licencia", "xilófono"]:
+            _, statements = capture(lambda q=q: search_procedures(q))
+            _, sql, params = statements[0]
+            with connection.cursor() as cursor:
+                cursor.execute("EXPLAIN (ANALYZE) " + sql, params)
+                lines = [r[0] for r in cursor.fetchall()]
+            keep = [
+                line.strip()
+                for line in lines
+                if "Scan" in line or "Execution Time" in line or "Recheck" in line
+            ]
+            took = timed(lambda q=q: search_procedures(q), 30)
+            print(f"  {q!r}: search_procedures median {took:.2f} ms")
+            print("\n".join("    " + line[:160] for line in keep))
+
+    show("as loaded")
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE catalog_procedure")
+    show("after VACUUM ANALYZE catalog_procedure")
+    with connection.cursor() as cursor:
+        cursor.execute("SET random_page_cost = 1.1")
+    show("after VACUUM ANALYZE, random_page_cost = 1.1 (SSD setting)")
+    with connection.cursor() as cursor:
+        cursor.execute("RESET random_page_cost")
+        cursor.execute("SET enable_seqscan = off")
+    show("after VACUUM ANALYZE, enable_seqscan = off")
+    with connection.cursor() as cursor:
+        cursor.execute("RESET enable_seqscan")
+
+
+def _has_pgstattuple(cursor: Any) -> bool:
+    cursor.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'pgstattuple'")
+    if cursor.fetchone() is None:
+        return False
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple")
+    return True
+
+
 def profile_search() -> None:
     from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     from tambo.catalog.queries import search_procedures
 
@@ -240,19 +329,39 @@ def profile_search() -> None:
     for q in ["licencia", "certificado domiciliario", "xilófono"]:
         for _ in range(5):
             search_procedures(q)
-        with CaptureQueriesContext(connection) as ctx:
-            found = search_procedures(q)
-        sql_ms = sum(float(x["time"]) for x in ctx.captured_queries) * 1000
+        sql_times = [capture(lambda q=q: search_procedures(q))[1] for _ in range(30)]
+        found, statements = capture(lambda q=q: search_procedures(q))
+        sql_ms = statistics.median(sum(t for t, _, _ in run) for run in sql_times)
         total = timed(lambda q=q: search_procedures(q), 50)
         http_ms = timed(lambda q=q: client.get("/api/v1/procedures", {"q": q}), 50)
         print(
-            f"\n## search {q!r}: {len(found)} results, {len(ctx.captured_queries)} queries, "
-            f"SQL {sql_ms:.2f} ms, search_procedures {total:.2f} ms, via Django stack {http_ms:.2f} ms"
+            f"\n## search {q!r}: {len(found)} results, {len(statements)} queries; medians: "
+            f"SQL round trip {sql_ms:.2f} ms, search_procedures {total:.2f} ms, "
+            f"through the Django stack {http_ms:.2f} ms"
         )
+        _, sql, params = statements[0]
         with connection.cursor() as cursor:
-            sql, params = str(ctx.captured_queries[0]["sql"]), None
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             print("\n".join("    " + r[0] for r in cursor.fetchall()))
+            print(
+                f"    SQL: {cursor.mogrify(sql, params)[:600] if hasattr(cursor, 'mogrify') else sql}"
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), avg(length(search_text))::int, "
+            "pg_size_pretty(pg_relation_size('catalog_procedure')), "
+            "pg_size_pretty(pg_total_relation_size('catalog_procedure')) FROM catalog_procedure"
+        )
+        print(
+            "\n## catalog_procedure rows, avg search_text chars, heap size, total size:",
+            cursor.fetchone(),
+        )
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'catalog_procedure'"
+        )
+        for name, definition in cursor.fetchall():
+            print(f"    {name}: {definition}")
+    plan_experiment()
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(100):

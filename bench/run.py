@@ -48,6 +48,17 @@ from common import (
 )
 from loadgen import LoadGenerator, Phase, PhaseResult
 
+WHATIF_PATCHES = (
+    "proc-cache",
+    "proc-fk",
+    "token-cache",
+    "audit-1stmt",
+    "no-lock",
+    "analyze",
+    "vacuum",
+    "rpc",
+)
+
 CLIENTS = 32
 # Sync workers: 2 per core. Each worker spends part of every request waiting on
 # PostgreSQL (round trips, commit fsync), so one per core leaves the CPUs idle; more
@@ -82,12 +93,13 @@ class Settings:
     search_repeats: int
     search_duration: float
     load_timeout: float
+    whatif: list[str] = field(default_factory=list)
 
     @classmethod
-    def make(cls, quick: bool, only: str | None, workers: int) -> Settings:
+    def make(cls, quick: bool, only: str | None, workers: int, whatif: list[str]) -> Settings:
         if quick:
-            return cls(quick, only, workers, 1.0, 5.0, 1.0, 2.0, 500, 15, 3.0, 60.0)
-        return cls(quick, only, workers, 3.0, 20.0, 2.0, 6.0, 5000, 50, 10.0, 220.0)
+            return cls(quick, only, workers, 1.0, 5.0, 1.0, 2.0, 500, 15, 3.0, 60.0, whatif)
+        return cls(quick, only, workers, 3.0, 20.0, 2.0, 6.0, 5000, 50, 10.0, 220.0, whatif)
 
     def runs(self, part: str) -> bool:
         return self.only in (None, part)
@@ -135,6 +147,12 @@ class Report:
             + f"; total time {self.elapsed:.0f} s",
             "",
         ]
+        if s.whatif:
+            out += [
+                f"**WHAT-IF EXPERIMENT, not the production code: bench/whatif.py patches "
+                f"{', '.join(s.whatif)} were applied.**",
+                "",
+            ]
         if self.error:
             out += ["**The run failed:**", "", "```", self.error.strip(), "```", ""]
         out += ["## Results", "", *self.table(), ""]
@@ -188,14 +206,16 @@ def django_task(*args: str, timeout: float) -> dict[str, Any]:
 class Gunicorn:
     """gunicorn with the production settings on a free loopback port."""
 
-    def __init__(self, workers: int, log_dir: Path) -> None:
+    def __init__(self, workers: int, log_dir: Path, whatif: list[str] | None = None) -> None:
         self.workers = workers
+        self.whatif = whatif or []
         self.port = free_port()
         self.log_path = log_dir / "gunicorn.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        app = ["whatif:application", "--pythonpath", str(BENCH_DIR)] if whatif else ["tambo.wsgi"]
         self.command = [
             str(GUNICORN),
-            "tambo.wsgi",
+            *app,
             "-w",
             str(workers),
             "-b",
@@ -207,10 +227,13 @@ class Gunicorn:
         ]
 
     def start(self, timeout: float = 30.0) -> None:
+        env = server_env()
+        if self.whatif:
+            env["TAMBO_BENCH_WHATIF"] = ",".join(self.whatif)
         self.proc = subprocess.Popen(
             self.command,
             cwd=PROJECT_DIR,
-            env=server_env(),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -313,6 +336,38 @@ def phase_lines(results: list[PhaseResult]) -> list[str]:
             f"{ms(r.pct(99))} | {ms(top)} | {errors_text(r)} | {r.machine_busy:.0%} | "
             f"{r.client_cpu_s / r.duration:.2f} of {os.cpu_count()} cores | "
             f"{r.other_cores:.2f} cores |"
+        )
+    states = sorted({k for r in results for k in r.backend_states})
+    if states:
+        lines += [
+            "",
+            "What the bench database's PostgreSQL backends were doing (pg_stat_activity "
+            "sampled every 100 ms; average number of backends in each state):",
+            "",
+            "| Phase | " + " | ".join(states) + " |",
+            "|---" * (len(states) + 1) + "|",
+        ]
+        lines += [
+            f"| {r.name} | "
+            + " | ".join(f"{r.backend_states.get(k, 0):.2f}" for k in states)
+            + " |"
+            for r in results
+        ]
+    lines += [
+        "",
+        "CPU per request (measured window; process CPU time divided by 2xx answers):",
+        "",
+        "| Phase | gunicorn (Django) | PostgreSQL backends | load generator | "
+        "gunicorn + PostgreSQL |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        client_cores = r.client_cpu_s / r.duration
+        app, db = r.cpu_ms_per_request(r.server_cores), r.cpu_ms_per_request(r.postgres_cores)
+        lines.append(
+            f"| {r.name} | {app:.2f} ms ({r.server_cores:.2f} cores) | "
+            f"{db:.2f} ms ({r.postgres_cores:.2f} cores) | "
+            f"{r.cpu_ms_per_request(client_cores):.2f} ms | {app + db:.2f} ms |"
         )
     samples = [s for r in results for s in r.error_samples[:2]]
     if samples:
@@ -436,6 +491,12 @@ def run_search(cfg: Settings, gen: LoadGenerator, port: int, workdir: Path, repo
     loaded = tambo("catalog", "load", str(catalog_dir), timeout=cfg.load_timeout)
     load_s = time.perf_counter() - t0
     log(f"loaded in {load_s:.1f} s: {loaded.stdout.strip()}")
+    if "analyze" in cfg.whatif:
+        common.run_sql("ANALYZE")
+        log("what-if: ANALYZE run after the load")
+    if "vacuum" in cfg.whatif:
+        common.run_sql("VACUUM ANALYZE")
+        log("what-if: VACUUM ANALYZE run after the load")
     report.add(
         f"Catalogue load of {written} procedure files (`tambo catalog load`)",
         f"{load_s:.1f} s ({load_s / written * 1000:.1f} ms per file)",
@@ -480,15 +541,17 @@ def run_search(cfg: Settings, gen: LoadGenerator, port: int, workdir: Path, repo
     report.add("search_procedures() in-process p95 (secondary)", ms(in_p95))
 
     lines = [
-        "| Query | Results | HTTP p50 | HTTP p95 | In-process p50 | In-process p95 |",
-        "|---|---|---|---|---|---|",
+        "| Query | Results | HTTP p50 | HTTP p95 | In-process p50 | In-process p95 "
+        "| PostgreSQL reads catalog_procedure by |",
+        "|---|---|---|---|---|---|---|",
     ]
     for q in SEARCH_QUERIES:
         http_t = sorted(seq[q])
         in_t = sorted(inproc["timings_ms"][q])
         lines.append(
             f"| `{q}` | {inproc['counts'].get(q, 'n/a')} | {ms(percentile(http_t, 50))} | "
-            f"{ms(percentile(http_t, 95))} | {ms(percentile(in_t, 50))} | {ms(percentile(in_t, 95))} |"
+            f"{ms(percentile(http_t, 95))} | {ms(percentile(in_t, 50))} | "
+            f"{ms(percentile(in_t, 95))} | {inproc.get('plans', {}).get(q, 'n/a')} |"
         )
     lines += [
         "",
@@ -510,6 +573,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--workers", type=int, default=DEFAULT_WORKERS, help="gunicorn sync workers (default 4)"
     )
     parser.add_argument(
+        "--clients",
+        metavar="PxT",
+        help="client layout, e.g. 4x8 (processes x threads = 32); skips the layout probe",
+    )
+    parser.add_argument(
+        "--whatif",
+        metavar="NAMES",
+        help="experiment: run the server with bench/whatif.py patches (comma-separated: "
+        + ", ".join(WHATIF_PATCHES)
+        + "); the report is marked as not measuring the production code",
+    )
+    parser.add_argument(
         "--wait-quiet",
         type=float,
         default=0.0,
@@ -524,7 +599,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    cfg = Settings.make(args.quick, args.only, args.workers)
+    whatif = [n for n in (args.whatif or "").split(",") if n]
+    unknown = [n for n in whatif if n not in WHATIF_PATCHES]
+    if unknown:
+        raise SystemExit(f"unknown --whatif {unknown}; known: {', '.join(WHATIF_PATCHES)}")
+    cfg = Settings.make(args.quick, args.only, args.workers, whatif)
     command = shlex.join([".venv/bin/python", "bench/run.py", *argv])
     report = Report(command=command, started=dt.datetime.now(dt.UTC), settings=cfg)
     began = time.monotonic()
@@ -546,6 +625,8 @@ def main(argv: list[str]) -> int:
         log(f"other processes use {before.other_cores:.2f} cores")
         log("creating database tambo_bench, migrating, loading the catalogue")
         recreate_database()
+        if "rpc" in cfg.whatif:
+            common.run_sql(f"ALTER DATABASE {common.BENCH_DB} SET random_page_cost = 1.1")
         tambo("migrate", "--noinput", "-v", "0", timeout=120)
         tambo("catalog", "load", str(PROJECT_DIR / "catalog"), timeout=60)
         setup = django_task("setup", str(CLIENTS), timeout=60)
@@ -554,8 +635,9 @@ def main(argv: list[str]) -> int:
             f"{len(tokens)} citizens with tokens; filing {filing_body['agency']}/{filing_body['procedure']}"
         )
 
-        server = Gunicorn(cfg.workers, workdir)
+        server = Gunicorn(cfg.workers, workdir, cfg.whatif)
         server.start()
+        common.SERVER_PID = server.proc.pid if server.proc else None
         gunicorn_version = subprocess.run(
             [str(GUNICORN), "--version"], capture_output=True, text=True, timeout=10
         ).stdout.strip()
@@ -565,7 +647,16 @@ def main(argv: list[str]) -> int:
         smoke_check(server.port, tokens[0], filing_body)
         log(f"gunicorn answering on 127.0.0.1:{server.port} with {cfg.workers} workers")
 
-        gen = choose_client_mode(cfg, server.port, tokens, filing_body, report)
+        if args.clients:
+            processes, threads = (int(x) for x in args.clients.lower().split("x"))
+            if processes * threads != CLIENTS:
+                raise ValueError(f"--clients must give {CLIENTS} clients in all")
+            gen = LoadGenerator("127.0.0.1", server.port, tokens, filing_body, processes, threads)
+            report.sections.append(
+                ("Client layout (load generator)", [f"Given with --clients: {gen.label}."])
+            )
+        else:
+            gen = choose_client_mode(cfg, server.port, tokens, filing_body, report)
         report.machine["load generator"] = (
             f"{gen.label}, one HTTPConnection and one token per client"
         )
@@ -613,6 +704,11 @@ def main(argv: list[str]) -> int:
                     f"'{worst.name}'; see the per-phase tables). Absolute figures are lower "
                     "than on a quiet machine; compare runs only when this is near 0.",
                 )
+        report.notes.append(
+            "Where the time goes: `.venv/bin/python bench/profile_filing.py --procedures 5000` "
+            "(SQL of one filing, cProfile, search plans); proposed changes can be measured "
+            "before they are written with `bench/run.py --whatif ...` (see bench/whatif.py)."
+        )
         if cfg.quick:
             report.notes.append(
                 "Quick run: short windows and a 500-procedure catalogue; use the full run "

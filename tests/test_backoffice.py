@@ -372,9 +372,14 @@ def test_two_officials_deciding_at_once_cannot_both_succeed(catalog):
     take(desk, filing, "admit")
     take(evaluator, filing, "propose", report="x")
     decisions = ["approve", "deny"]
-    results = run_concurrently(
-        2, lambda i: take(signers[i], filing, decisions[i], reason="decisión")
-    )
+    # The clock is frozen once, here: clock.frozen() is process-wide and not for threads.
+    with clock.frozen(at("2026-03-04")):
+        results = run_concurrently(
+            2,
+            lambda i: transitions.take(
+                signers[i], filing.number, decisions[i], T(reason="decisión")
+            ),
+        )
     successes = [r for r in results if isinstance(r, Filing)]
     failures = [r for r in results if isinstance(r, Exception)]
     assert len(successes) == 1 and len(failures) == 1, results

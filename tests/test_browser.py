@@ -108,8 +108,8 @@ def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_
         page.goto(f"{base}/ingresar/")
         page.fill("#field-username", username)
         page.fill("#field-password", "a-long-test-password")
-        page.click("main button[type=submit]")
-        page.wait_for_load_state()
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -122,34 +122,36 @@ def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_
         case_url = f"{base}/oficina/expedientes/{number}/"
         official.goto(case_url)
         official.fill("#field-observe-reason", "Falta la firma en la declaración jurada.")
-        official.click("#action-observe button[type=submit]")
-        official.wait_for_load_state()
+        with official.expect_navigation():
+            official.click("#action-observe button[type=submit]")
         observed_banner = official.locator(".notification-banner").inner_text()
 
         person.goto(f"{base}/expedientes/{number}/")
         correction_notice = person.locator(".inset-text").inner_text()
         person.fill("#field-correct-reason", "Adjunto la declaración firmada.")
-        person.click("#action-correct button[type=submit]")
-        person.wait_for_load_state()
+        with person.expect_navigation():
+            person.click("#action-correct button[type=submit]")
 
         official.goto(case_url)
-        official.click("#action-admit button[type=submit]")
-        official.wait_for_load_state()
+        with official.expect_navigation():
+            official.click("#action-admit button[type=submit]")
         official.fill("#field-propose-report", "Cumple los requisitos.")
-        official.click("#action-propose button[type=submit]")
-        official.wait_for_load_state()
+        with official.expect_navigation():
+            official.click("#action-propose button[type=submit]")
         official.fill("#field-approve-reason", "Cumple los requisitos y la zonificación.")
-        official.click("#action-approve button[type=submit]")
-        official.wait_for_load_state()
+        with official.expect_navigation():
+            official.click("#action-approve button[type=submit]")
         final_state = official.locator(".tag").first.inner_text()
+        assert final_state == "Aprobado", official.locator("main").inner_text()[:1500]
 
         person.goto(f"{base}/casilla/")
         unread = person.locator("tbody tr").first.inner_text()
-        person.locator("tbody tr a").first.click()
-        person.wait_for_load_state()
+        assert "Aprobado" in unread, person.locator("main").inner_text()[:2000]
+        with person.expect_navigation():
+            person.locator("tbody tr a").first.click()
         notice_text = person.locator("main").inner_text()
-        person.locator("a.code").click()
-        person.wait_for_load_state()
+        with person.expect_navigation():
+            person.locator("a.code").click()
         verification = person.locator("main").inner_text()
         browser.close()
 

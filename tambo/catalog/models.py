@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 # Parsed procedure files by version id: versions are immutable once published, so a
 # process may keep them; this saves re-validating the whole file on every request.
-_PARSED_FILES: dict[int, ProcedureFile] = {}
+_PARSED_FILES: dict[tuple[int, str], ProcedureFile] = {}
 
 
 class AgencyType(models.TextChoices):
@@ -159,8 +159,13 @@ class ProcedureVersion(models.Model):
 
     @property
     def file(self) -> ProcedureFile:
-        """The validated procedure file, parsed once per process (versions never change)."""
-        cached = _PARSED_FILES.get(self.pk) if self.pk else None
+        """The validated procedure file, parsed once per process.
+
+        Keyed by id *and* content hash: a version never changes, but an id can come back
+        after a rolled-back load (SQLite reuses it), and then it must not find the old file.
+        """
+        key = (self.pk, self.content_hash)
+        cached = _PARSED_FILES.get(key) if self.pk else None
         if cached is None:
             from .schema import ProcedureFile
 
@@ -168,7 +173,7 @@ class ProcedureVersion(models.Model):
             if self.pk:
                 if len(_PARSED_FILES) > 4096:
                     _PARSED_FILES.clear()
-                _PARSED_FILES[self.pk] = cached
+                _PARSED_FILES[key] = cached
         return cached
 
     @property
