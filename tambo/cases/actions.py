@@ -381,6 +381,8 @@ def file_directly(
     """
     policy.require(citizen, "draft.start")
     version = procedure.current_version
+    if version is not None:
+        version.procedure = procedure  # already loaded: spare the response a query
     if version is None or not procedure.is_active:
         raise Conflict(_("Este trámite no está disponible."), code="procedure_unavailable")
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 80):

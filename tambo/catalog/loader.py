@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from django.db import transaction
+from django.db import connection, transaction
 from pydantic import ValidationError
 
 from tambo.core import audit, clock
@@ -24,6 +24,9 @@ from .models import Agency, AgencyClosure, OrgUnit, Procedure, ProcedureVersion,
 from .queries import forget_closures
 from .schema import AgencyFile, ProcedureFile
 from .texts import all_languages, fold, localize
+
+# libyaml's loader when available: ten times faster on large catalogues, same safe subset.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -103,8 +106,8 @@ def parse_file(path: Path) -> AgencyFile | ProcedureFile:
     name = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=SAFE_LOADER)
+        data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
     except UnicodeDecodeError:
         raise CatalogError([FileProblem(name, None, "not UTF-8 text")]) from None
     except yaml.MarkedYAMLError as exc:
@@ -305,4 +308,8 @@ def load_directory(directory: Path) -> LoadReport:
         for path, proc in procedures:
             _load_procedure(path, proc, report)
     forget_closures()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Fresh statistics, so the planner knows when the trigram index pays off.
+            cursor.execute("ANALYZE catalog_procedure")
     return report
