@@ -704,3 +704,12 @@ def test_a_new_agency_gets_a_key_from_the_existing_ca(tmp_path):
         (tmp_path / "BBB.p12").read_bytes(), b"secret-one"
     )
     assert cert.issuer == x509.load_pem_x509_certificate(ca_before).subject
+
+
+def test_an_agency_may_have_its_own_key_password(monkeypatch, settings):
+    from tambo.documents.keys import agency_password
+
+    assert agency_password("MDSI") == settings.TAMBO_SIGNING_PASSWORD
+    monkeypatch.setenv("TAMBO_SIGNING_KEY_MDSI_PASSWORD", "solo-de-la-municipalidad")
+    assert agency_password("MDSI") == "solo-de-la-municipalidad"
+    assert agency_password("MTC") == settings.TAMBO_SIGNING_PASSWORD

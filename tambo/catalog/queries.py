@@ -66,6 +66,8 @@ def search_procedures(
         qs = qs.filter(agency__code=agency)
     if topic:
         qs = qs.filter(topics__slug=topic)
+    # Only what a result line shows: building full rows costs more than the query itself.
+    qs = qs.only("pk", "code", "name", "agency__code", "agency__name", "current_version__term_days")
     return list(qs[:limit])
 
 

@@ -76,10 +76,20 @@ def certificate_sha256(cert: asn1_x509.Certificate) -> str:
 # --- Loading --------------------------------------------------------------------------------
 
 
+def agency_password(agency_code: str) -> str:
+    """The password of the agency's PKCS#12 file.
+
+    ``TAMBO_SIGNING_KEY_<CODE>_PASSWORD`` (code upper-cased, ``-`` as ``_``) when an agency
+    has its own, else the shared ``TAMBO_SIGNING_PASSWORD``.
+    """
+    variable = f"TAMBO_SIGNING_KEY_{agency_code.upper().replace('-', '_')}_PASSWORD"
+    return os.environ.get(variable) or settings.TAMBO_SIGNING_PASSWORD
+
+
 def load_signer(agency_code: str) -> SimpleSigner:
     """The agency's signer, from ``<code>.p12``; raises :class:`SigningUnavailable`."""
     path = key_path(agency_code)
-    password = settings.TAMBO_SIGNING_PASSWORD
+    password = agency_password(agency_code)
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
