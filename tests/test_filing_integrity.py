@@ -202,3 +202,29 @@ def test_concurrent_filings_get_unique_gapless_numbers(catalog):
     assert sequence == list(range(1, 9))
     assert Filing.objects.count() == 8
     assert audit.verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_an_upload_that_fails_after_storing_its_file_leaves_no_file_behind(
+    citizen, catalog, monkeypatch, settings
+):
+    proc = with_file_field(catalog)
+    field = next(f for f in proc.current_version.file.form if f.type == "file")
+    draft = actions.start_draft(citizen, proc.current_version)
+
+    def stored_files() -> set[str]:
+        return {str(p) for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()}
+
+    before = stored_files()
+    real_record = audit.record
+
+    def failing_record(action, *args, **kwargs):
+        if action == "draft.document_added":
+            raise RuntimeError("database went away")
+        return real_record(action, *args, **kwargs)
+
+    monkeypatch.setattr(audit, "record", failing_record)
+    with pytest.raises(RuntimeError):
+        actions.attach_document(citizen, draft.pk, field.name, pdf_upload(), "plano.pdf")
+    assert stored_files() == before
+    assert not Document.objects.filter(draft=draft).exists()

@@ -7,7 +7,9 @@ nothing behind: the files it stores are removed again if the transaction rolls b
 
 from __future__ import annotations
 
+import contextlib
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -99,70 +101,105 @@ def attach_document(
     citizen: Any, draft_id: Any, field_name: str, stream: IO[bytes], filename: str
 ) -> Document:
     """Check an uploaded file by content and keep it with the draft (replacing the field's previous one)."""
-    stored_name: str | None = None
+    with _storing() as stored, transaction.atomic():
+        draft = _locked_draft(citizen, draft_id, "draft.edit")
+        others = (
+            draft.documents.exclude(field_name=field_name).aggregate(total=Sum("size"))["total"]
+            or 0
+        )
+        previous = list(draft.documents.filter(field_name=field_name))
+        document = _store_document(
+            stored,
+            citizen,
+            draft.procedure_version.file,
+            field_name,
+            stream,
+            filename,
+            already=others,
+            draft=draft,
+        )
+        for old in previous:
+            old.draft = None
+            old.save(update_fields=["draft"])
+            _delete_after_commit(old)
+        draft.updated_at = clock.now()
+        draft.save(update_fields=["updated_at"])
+        audit.record(
+            "draft.document_added",
+            "draft",
+            draft.pk,
+            actor=citizen,
+            data={
+                "field": field_name,
+                "sha256": document.sha256,
+                "size": document.size,
+                "media_type": document.media_type,
+            },
+        )
+    return document
+
+
+class _StoredFiles(list):
+    """Names of files written during an action, removed again if the action fails."""
+
+
+@contextlib.contextmanager
+def _storing() -> Iterator[_StoredFiles]:
+    stored = _StoredFiles()
     try:
-        with transaction.atomic():
-            draft = _locked_draft(citizen, draft_id, "draft.edit")
-            form = draft.procedure_version.file
-            field = next((f for f in form.form if f.name == field_name and f.type == "file"), None)
-            if field is None:
-                raise ValidationFailed({field_name: _("Este campo no admite archivos.")})
-            limit = settings.TAMBO_MAX_FILE_BYTES
-            if field.max_mb:
-                limit = min(limit, int(field.max_mb * 1024 * 1024))
-            try:
-                checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
-            except UploadRejected as exc:
-                raise ValidationFailed({field_name: str(exc)}) from None
-            previous = list(draft.documents.filter(field_name=field_name))
-            others = (
-                draft.documents.exclude(field_name=field_name).aggregate(total=Sum("size"))["total"]
-                or 0
-            )
-            if others + checked.size > settings.TAMBO_MAX_FILING_BYTES:
-                raise ValidationFailed(
-                    {
-                        field_name: _(
-                            "Los archivos de este trámite superan el máximo de %(mb)s MB en total."
-                        )
-                        % {"mb": settings.TAMBO_MAX_FILING_BYTES // (1024 * 1024)}
-                    }
-                )
-            document = Document(
-                owner=citizen,
-                draft=draft,
-                field_name=field_name,
-                original_name=(filename or "archivo")[-200:],
-                media_type=checked.media_type,
-                size=checked.size,
-                sha256=checked.sha256,
-                uploaded_at=clock.now(),
-            )
-            document.file.save(f"{document.pk}", File(stream), save=False)
-            stored_name = document.file.name
-            document.save()
-            for old in previous:
-                old.draft = None
-                old.save(update_fields=["draft"])
-                _delete_after_commit(old)
-            draft.updated_at = clock.now()
-            draft.save(update_fields=["updated_at"])
-            audit.record(
-                "draft.document_added",
-                "draft",
-                draft.pk,
-                actor=citizen,
-                data={
-                    "field": field_name,
-                    "sha256": checked.sha256,
-                    "size": checked.size,
-                    "media_type": checked.media_type,
-                },
-            )
+        yield stored
     except BaseException:
-        if stored_name:
-            Document.file.field.storage.delete(stored_name)
+        for name in stored:
+            Document.file.field.storage.delete(name)
         raise
+
+
+def _store_document(
+    stored: _StoredFiles,
+    owner: Any,
+    form: Any,
+    field_name: str,
+    stream: IO[bytes],
+    filename: str,
+    *,
+    already: int,
+    draft: Draft | None = None,
+    filing: Filing | None = None,
+) -> Document:
+    """Check a file for a file field (type by content, size per file and per expediente) and store it."""
+    field = next((f for f in form.form if f.name == field_name and f.type == "file"), None)
+    if field is None:
+        raise ValidationFailed({field_name: _("Este campo no admite archivos.")})
+    limit = settings.TAMBO_MAX_FILE_BYTES
+    if field.max_mb:
+        limit = min(limit, int(field.max_mb * 1024 * 1024))
+    try:
+        checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
+    except UploadRejected as exc:
+        raise ValidationFailed({field_name: str(exc)}) from None
+    if already + checked.size > settings.TAMBO_MAX_FILING_BYTES:
+        raise ValidationFailed(
+            {
+                field_name: _(
+                    "Los archivos de este trámite superan el máximo de %(mb)s MB en total."
+                )
+                % {"mb": settings.TAMBO_MAX_FILING_BYTES // (1024 * 1024)}
+            }
+        )
+    document = Document(
+        owner=owner,
+        draft=draft,
+        filing=filing,
+        field_name=field_name,
+        original_name=(filename or "archivo")[-200:],
+        media_type=checked.media_type,
+        size=checked.size,
+        sha256=checked.sha256,
+        uploaded_at=clock.now(),
+    )
+    document.file.save(f"{document.pk}", File(stream), save=False)
+    stored.append(document.file.name)
+    document.save()
     return document
 
 
@@ -433,75 +470,40 @@ def add_filing_document(
     citizen: Any, number: str, field_name: str, stream: IO[bytes], filename: str
 ) -> Document:
     """Add or replace a document of a filed expediente while the citizen corrects an observation."""
-    stored_name: str | None = None
-    try:
-        with transaction.atomic():
-            filing = (
-                Filing.objects.select_for_update(of=("self",))
-                .select_related("agency")
-                .filter(number=number)
-                .first()
+    with _storing() as stored, transaction.atomic():
+        filing = (
+            Filing.objects.select_for_update(of=("self",))
+            .select_related("agency")
+            .filter(number=number)
+            .first()
+        )
+        if filing is None or filing.citizen_id != getattr(citizen, "pk", None):
+            raise NotFound(_("No encontramos ese expediente."))
+        workflow = filing.procedure_version.workflow
+        if not any(
+            "resume_term" in t.effects for t in workflow.available(filing.status, "citizen")
+        ):
+            raise Conflict(
+                _("Solo puede agregar documentos mientras subsana una observación."),
+                code="documents_closed",
             )
-            if filing is None or filing.citizen_id != getattr(citizen, "pk", None):
-                raise NotFound(_("No encontramos ese expediente."))
-            workflow = filing.procedure_version.workflow
-            if not any(
-                "resume_term" in t.effects for t in workflow.available(filing.status, "citizen")
-            ):
-                raise Conflict(
-                    _("Solo puede agregar documentos mientras subsana una observación."),
-                    code="documents_closed",
-                )
-            field = next(
-                (
-                    f
-                    for f in filing.procedure_version.file.form
-                    if f.name == field_name and f.type == "file"
-                ),
-                None,
-            )
-            if field is None:
-                raise ValidationFailed({field_name: _("Este campo no admite archivos.")})
-            limit = settings.TAMBO_MAX_FILE_BYTES
-            if field.max_mb:
-                limit = min(limit, int(field.max_mb * 1024 * 1024))
-            try:
-                checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
-            except UploadRejected as exc:
-                raise ValidationFailed({field_name: str(exc)}) from None
-            total = filing.documents.aggregate(total=Sum("size"))["total"] or 0
-            if total + checked.size > settings.TAMBO_MAX_FILING_BYTES:
-                raise ValidationFailed(
-                    {
-                        field_name: _(
-                            "Los archivos de este trámite superan el máximo de %(mb)s MB en total."
-                        )
-                        % {"mb": settings.TAMBO_MAX_FILING_BYTES // (1024 * 1024)}
-                    }
-                )
-            document = Document(
-                owner=citizen,
-                filing=filing,
-                field_name=field_name,
-                original_name=(filename or "archivo")[-200:],
-                media_type=checked.media_type,
-                size=checked.size,
-                sha256=checked.sha256,
-                uploaded_at=clock.now(),
-            )
-            document.file.save(f"{document.pk}", File(stream), save=False)
-            stored_name = document.file.name
-            document.save()
-            audit.record(
-                "filing.document_added",
-                "filing",
-                filing.number,
-                actor=citizen,
-                agency_code=filing.agency.code,
-                data={"field": field_name, "sha256": checked.sha256, "size": checked.size},
-            )
-    except BaseException:
-        if stored_name:
-            Document.file.field.storage.delete(stored_name)
-        raise
+        total = filing.documents.aggregate(total=Sum("size"))["total"] or 0
+        document = _store_document(
+            stored,
+            citizen,
+            filing.procedure_version.file,
+            field_name,
+            stream,
+            filename,
+            already=total,
+            filing=filing,
+        )
+        audit.record(
+            "filing.document_added",
+            "filing",
+            filing.number,
+            actor=citizen,
+            agency_code=filing.agency.code,
+            data={"field": field_name, "sha256": document.sha256, "size": document.size},
+        )
     return document
