@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from tambo.catalog.models import OrgUnit
 from tambo.core import clock
@@ -37,7 +38,7 @@ def get_queue(user: Any, unit_id: int, role: str) -> Queue:
     for queue in my_queues(user):
         if queue.unit.pk == unit_id and queue.role == role:
             return queue
-    raise NotFound("No tiene esa bandeja de trabajo.")
+    raise NotFound(_("No tiene esa bandeja de trabajo."))
 
 
 def _base(queue: Queue) -> QuerySet[Filing]:
@@ -56,7 +57,7 @@ def light_filter(light: str, today: dt.date) -> Q:
         return Q(term_running=True, due_soon_on__lte=today, due_on__gte=today)
     if light == "on_time":
         return Q(term_running=True, due_soon_on__gt=today)
-    raise DomainError("Semáforo desconocido.", code="invalid_filter", field="light")
+    raise DomainError(_("Semáforo desconocido."), code="invalid_filter", field="light")
 
 
 def parse_cursor(cursor: str | None) -> tuple[dt.date, int] | None:
@@ -67,7 +68,7 @@ def parse_cursor(cursor: str | None) -> tuple[dt.date, int] | None:
         return dt.date.fromisoformat(day), int(pk)
     except ValueError:
         raise DomainError(
-            "Cursor de página no válido.", code="invalid_cursor", field="after"
+            _("Cursor de página no válido."), code="invalid_cursor", field="after"
         ) from None
 
 
@@ -144,5 +145,5 @@ def office_filing(user: Any, number: str) -> Filing:
         .first()
     )
     if filing is None or not policy.official_roles(user, filing):
-        raise NotFound("No encontramos ese expediente.")
+        raise NotFound(_("No encontramos ese expediente."))
     return filing

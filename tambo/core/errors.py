@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 
 class DomainError(Exception):
     """A request that cannot be done as asked; ``code`` is stable for API clients."""
@@ -23,8 +25,10 @@ class ValidationFailed(DomainError):
     status = 422
     code = "validation_error"
 
-    def __init__(self, errors: dict[str, str], message: str = "Revise los datos indicados."):
-        super().__init__(message, field=next(iter(errors), None))
+    def __init__(self, errors: dict[str, str], message: str | None = None):
+        super().__init__(
+            message or _("Revise los datos indicados."), field=next(iter(errors), None)
+        )
         self.errors = errors
 
 

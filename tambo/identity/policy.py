@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils.translation import gettext as _
+
 from tambo.core.errors import Forbidden, NotFound
 
 CITIZEN_OWN_ACTIONS = {
@@ -107,5 +109,5 @@ def require(user: Any, action: str, obj: Any = None) -> None:
     if allows(user, action, obj):
         return
     if obj is not None and not _can_see(user, obj):
-        raise NotFound("No encontramos lo que busca.")
-    raise Forbidden("No tiene permiso para hacer esto.")
+        raise NotFound(_("No encontramos lo que busca."))
+    raise Forbidden(_("No tiene permiso para hacer esto."))

@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from tambo.catalog.queries import agency_calendar
 from tambo.core import audit, clock
@@ -83,8 +84,11 @@ def email_copy(notice_id: int) -> None:
     try:
         send_mail(
             subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
-            message=f"Tiene una nueva notificación sobre el expediente {notice.filing.number}.\n"
-            f"Léala en su casilla electrónica: {link}\n",
+            message=_(
+                "Tiene una nueva notificación sobre el expediente %(number)s.\n"
+                "Léala en su casilla electrónica: %(link)s\n"
+            )
+            % {"number": notice.filing.number, "link": link},
             from_email=settings.DEFAULT_FROM_EMAIL,
             recipient_list=[notice.citizen.email],
         )
