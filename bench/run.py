@@ -47,17 +47,7 @@ from common import (
     server_env,
 )
 from loadgen import LoadGenerator, Phase, PhaseResult
-
-WHATIF_PATCHES = (
-    "proc-cache",
-    "proc-fk",
-    "token-cache",
-    "audit-1stmt",
-    "no-lock",
-    "analyze",
-    "vacuum",
-    "rpc",
-)
+from whatif import PATCHES as WHATIF_PATCHES
 
 CLIENTS = 32
 # Sync workers: 2 per core. Each worker spends part of every request waiting on
@@ -491,12 +481,6 @@ def run_search(cfg: Settings, gen: LoadGenerator, port: int, workdir: Path, repo
     loaded = tambo("catalog", "load", str(catalog_dir), timeout=cfg.load_timeout)
     load_s = time.perf_counter() - t0
     log(f"loaded in {load_s:.1f} s: {loaded.stdout.strip()}")
-    if "analyze" in cfg.whatif:
-        common.run_sql("ANALYZE")
-        log("what-if: ANALYZE run after the load")
-    if "vacuum" in cfg.whatif:
-        common.run_sql("VACUUM ANALYZE")
-        log("what-if: VACUUM ANALYZE run after the load")
     report.add(
         f"Catalogue load of {written} procedure files (`tambo catalog load`)",
         f"{load_s:.1f} s ({load_s / written * 1000:.1f} ms per file)",

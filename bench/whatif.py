@@ -7,17 +7,15 @@ gunicorn loads ``whatif:application`` (with ``--pythonpath bench``); the patches
 
 - ``proc-cache``: ``get_procedure`` answers from a per-process cache (60 s, like the
   agency closures), and the version keeps its procedure (no lazy query in the response).
-- ``proc-fk``: only the latter: the version keeps its procedure (one query less).
 - ``token-cache``: the Bearer token lookup is cached per process for 10 s.
-- ``audit-1stmt``: ``audit.record`` writes the entry and its pending-seal row in one
-  statement (a CTE) instead of two.
 - ``no-lock``: UPPER BOUND ONLY, not a proposal: filing numbers come from a PostgreSQL
   sequence instead of the gapless per-agency counter row, so filings never wait on each
   other. It shows how much the counter lock costs, i.e. the most that shortening the
   time it is held (one statement before COMMIT) can give.
-- ``analyze``: (handled by run.py) ``ANALYZE`` after the catalogue load.
-- ``vacuum``: (handled by run.py) ``VACUUM ANALYZE`` after the catalogue load, which also
-  merges the trigram index's pending list (as ``fastupdate = off`` on the index would).
+
+Measured what-ifs that became production code are gone from this list: the version keeping its
+procedure, the one-statement audit entry (PostgreSQL), ANALYZE after catalogue loads and the
+trigram index without a pending list.
 - ``rpc``: (handled by run.py) ``random_page_cost = 1.1`` for the bench database (the
   usual setting for SSD storage), set before the server starts.
 """
@@ -28,16 +26,7 @@ import os
 import time
 from typing import Any
 
-PATCHES = (
-    "proc-cache",
-    "proc-fk",
-    "token-cache",
-    "audit-1stmt",
-    "no-lock",
-    "analyze",
-    "vacuum",
-    "rpc",
-)
+PATCHES = ("proc-cache", "token-cache", "no-lock", "rpc")
 
 
 def _no_lock() -> None:
@@ -58,20 +47,6 @@ def _no_lock() -> None:
             return f"{agency_code}-{year}-{cursor.fetchone()[0]:07d}"
 
     actions._next_number = _next_number
-
-
-def _proc_fk() -> None:
-    from tambo.catalog import queries
-
-    original = queries.get_procedure
-
-    def get_procedure(agency_code: str, code: str) -> Any:
-        procedure = original(agency_code, code)
-        if procedure is not None and procedure.current_version is not None:
-            procedure.current_version.procedure = procedure  # fill the FK cache
-        return procedure
-
-    queries.get_procedure = get_procedure
 
 
 def _proc_cache() -> None:
@@ -120,80 +95,16 @@ def _token_cache() -> None:
     tambo_api.BearerToken.authenticate = authenticate
 
 
-def _audit_one_statement() -> None:
-    import json
-
-    from django.db import connection, transaction
-
-    from tambo.core import audit, clock
-    from tambo.core.models import AuditEntry, PendingSeal
-
-    entry_table = AuditEntry._meta.db_table
-    pending_table = PendingSeal._meta.db_table
-    sql = (
-        f"WITH e AS (INSERT INTO {entry_table} (at, actor_id, actor_label, action, "  # noqa: S608
-        "object_type, object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
-        f"RETURNING id) INSERT INTO {pending_table} (entry_id) SELECT id FROM e "
-        "RETURNING entry_id"
-    )
-
-    def record(
-        action: str,
-        object_type: str,
-        object_id: str,
-        *,
-        actor: Any = None,
-        agency_code: str = "",
-        data: dict[str, Any] | None = None,
-    ) -> Any:
-        if not transaction.get_connection().in_atomic_block:
-            raise RuntimeError("audit.record must run inside the action's transaction")
-        entry = AuditEntry(
-            at=clock.now(),
-            actor_id=getattr(actor, "pk", None),
-            actor_label=str(getattr(actor, "username", "") or (actor or "system"))[:150],
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            agency_code=agency_code,
-            data=data or {},
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                sql,
-                [
-                    entry.at,
-                    entry.actor_id,
-                    entry.actor_label,
-                    entry.action,
-                    entry.object_type,
-                    entry.object_id,
-                    entry.agency_code,
-                    json.dumps(entry.data, ensure_ascii=False),
-                ],
-            )
-            entry.pk = cursor.fetchone()[0]
-        transaction.on_commit(audit.seal_quietly)
-        return entry
-
-    audit.record = record
-    # Modules that did "from tambo.core import audit" call audit.record: patched above.
-
-
 def apply(names: list[str]) -> list[str]:
     applied = []
     for name in names:
-        if name == "proc-fk":
-            _proc_fk()
-        elif name == "proc-cache":
+        if name == "proc-cache":
             _proc_cache()
         elif name == "token-cache":
             _token_cache()
-        elif name == "audit-1stmt":
-            _audit_one_statement()
         elif name == "no-lock":
             _no_lock()
-        elif name in ("analyze", "vacuum", "rpc"):
+        elif name == "rpc":
             continue  # database settings: run.py's business
         else:
             raise ValueError(f"unknown what-if patch {name!r}; known: {', '.join(PATCHES)}")

@@ -79,7 +79,7 @@ def my_queues(request: HttpRequest) -> Any:
             "unit_id": q.unit.pk,
             "unit": q.unit.name,
             "role": q.role,
-            "open": oq._base(q).count(),
+            "open": oq.queue_size(q),
             "url": f"/api/v1/office/queues/{q.unit.pk}/{q.role}",
         }
         for q in oq.my_queues(request.user)

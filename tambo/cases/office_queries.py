@@ -50,6 +50,11 @@ def _base(queue: Queue) -> QuerySet[Filing]:
     return qs.filter(unit_id=queue.unit.pk, handled_by=queue.role)
 
 
+def queue_size(queue: Queue) -> int:
+    """How many open expedientes the queue holds."""
+    return _base(queue).count()
+
+
 def light_filter(light: str, today: dt.date) -> Q:
     if light == "overdue":
         return Q(term_running=True, due_on__lt=today)

@@ -39,7 +39,7 @@ def _official(request: HttpRequest) -> None:
 def home(request: HttpRequest) -> HttpResponse:
     _official(request)
     queues = [
-        {"queue": q, "label": _(ROLE_LABELS[q.role]), "count": oq._base(q).count()}
+        {"queue": q, "label": _(ROLE_LABELS[q.role]), "count": oq.queue_size(q)}
         for q in oq.my_queues(request.user)
     ]
     return render(request, "cases/office/home.html", {"queues": queues})

@@ -57,7 +57,7 @@ def take(
         filing = _locked(number)
         workflow: Workflow = filing.procedure_version.workflow
         transition = workflow.transition(transition_id)
-        if not policy.allows(actor, "filing.view", filing) and filing.citizen_id != actor.pk:
+        if not policy.allows(actor, "filing.view", filing):
             raise NotFound(_("No encontramos ese expediente."))
         if transition is None or "system" in transition.by:
             raise Conflict(_("Esa acción no existe para este trámite."), code="unknown_transition")
@@ -243,24 +243,30 @@ def produce_document(
     return document.code
 
 
+def _set_assignee(
+    filing: Filing, assignee: Any, actor: Any, action: str, data: dict[str, Any]
+) -> None:
+    previous = filing.assignee_id
+    filing.assignee = assignee
+    filing.lock_version += 1
+    filing.updated_at = clock.now()
+    filing.save(update_fields=["assignee", "lock_version", "updated_at"])
+    audit.record(
+        action,
+        "filing",
+        filing.number,
+        actor=actor,
+        agency_code=filing.agency.code,
+        data={"from": previous, "to": assignee.pk, **data},
+    )
+
+
 def take_case(actor: Any, number: str) -> Filing:
     """An official takes a case from the queue (assigns it to themselves)."""
     with transaction.atomic():
         filing = _locked(number)
         policy.require(actor, "filing.take", filing)
-        previous = filing.assignee_id
-        filing.assignee = actor
-        filing.lock_version += 1
-        filing.updated_at = clock.now()
-        filing.save(update_fields=["assignee", "lock_version", "updated_at"])
-        audit.record(
-            "filing.taken",
-            "filing",
-            filing.number,
-            actor=actor,
-            agency_code=filing.agency.code,
-            data={"previous_assignee": previous},
-        )
+        _set_assignee(filing, actor, actor, "filing.taken", {})
     return filing
 
 
@@ -275,17 +281,5 @@ def assign(actor: Any, number: str, assignee: Any, reason: str) -> Filing:
             raise ValidationFailed(
                 {"assignee": _("Esa persona no trabaja en la unidad de este expediente.")}
             )
-        previous = filing.assignee_id
-        filing.assignee = assignee
-        filing.lock_version += 1
-        filing.updated_at = clock.now()
-        filing.save(update_fields=["assignee", "lock_version", "updated_at"])
-        audit.record(
-            "filing.assigned",
-            "filing",
-            filing.number,
-            actor=actor,
-            agency_code=filing.agency.code,
-            data={"from": previous, "to": assignee.pk, "reason": reason},
-        )
+        _set_assignee(filing, assignee, actor, "filing.assigned", {"reason": reason})
     return filing

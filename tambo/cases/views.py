@@ -37,6 +37,13 @@ def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
     return redirect("cases:draft", draft_id=draft.pk)
 
 
+def _open_draft(request: HttpRequest, draft_id: str):  # type: ignore[no-untyped-def]
+    try:
+        return queries.get_draft(request.user, draft_id)
+    except NotFound as exc:
+        raise _not_found(exc) from None
+
+
 def _display_answers(answers: dict[str, Any]) -> dict[str, Any]:
     return {k: ("yes" if v is True else "no" if v is False else v) for k, v in answers.items()}
 
@@ -44,10 +51,7 @@ def _display_answers(answers: dict[str, Any]) -> dict[str, Any]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def draft_form(request: HttpRequest, draft_id: str) -> HttpResponse:
-    try:
-        draft = queries.get_draft(request.user, draft_id)
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    draft = _open_draft(request, draft_id)
     if hasattr(draft, "filing"):
         return redirect("cases:receipt", number=draft.filing.number)
     version = draft.procedure_version
@@ -103,10 +107,7 @@ def draft_form(request: HttpRequest, draft_id: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def review(request: HttpRequest, draft_id: str) -> HttpResponse:
-    try:
-        draft = queries.get_draft(request.user, draft_id)
-    except NotFound as exc:
-        raise _not_found(exc) from None
+    draft = _open_draft(request, draft_id)
     if hasattr(draft, "filing"):
         return redirect("cases:receipt", number=draft.filing.number)
     if request.method == "POST":

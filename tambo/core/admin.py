@@ -2,21 +2,13 @@
 
 from django.contrib import admin
 
+from .admin_base import ReadOnlyAdmin
 from .models import AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdmin):
     list_display = ("id", "at", "action", "object_type", "object_id", "actor_label", "agency_code")
     list_filter = ("action", "object_type", "agency_code")
     search_fields = ("object_id", "actor_label")
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -1,19 +1,15 @@
 from django.contrib import admin
 
+from tambo.core.admin_base import ReadOnlyAdmin
+
 from .models import Notice, OfficialAlert
 
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(ReadOnlyAdmin):
     list_display = ("filing", "kind", "citizen", "deposited_at", "effective_on", "read_at")
     list_filter = ("kind", "agency")
     readonly_fields = [f.name for f in Notice._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(OfficialAlert)
