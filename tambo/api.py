@@ -15,7 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
 from tambo.core.errors import DomainError, ValidationFailed
-from tambo.identity.models import ApiToken
+from tambo.identity.tokens import user_for_token
 
 log = logging.getLogger(__name__)
 
@@ -24,15 +24,11 @@ class BearerToken(HttpBearer):
     """Personal API tokens: ``Authorization: Bearer tmb_...``."""
 
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        found = (
-            ApiToken.objects.select_related("user")
-            .filter(token_hash=ApiToken.hash(token), user__is_active=True)
-            .first()
-        )
-        if found is None:
+        user = user_for_token(token)
+        if user is None:
             return None
-        request.user = found.user
-        return found.user
+        request.user = user
+        return user
 
 
 api = NinjaAPI(

@@ -25,11 +25,11 @@ PNG_1PX = bytes.fromhex(
 @pytest.fixture(autouse=True)
 def fresh_process_caches():
     """Each test starts without the per-process caches another test's data filled."""
-    from tambo.catalog.queries import forget_closures
+    from tambo.catalog.queries import forget_cached_catalog
 
-    forget_closures()
+    forget_cached_catalog()
     yield
-    forget_closures()
+    forget_cached_catalog()
 
 
 @pytest.fixture

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.test import Client
 
 from tambo.cases.models import Draft, Filing
+from tambo.identity.models import ApiToken
+from tambo.identity.tokens import user_for_token
 
 from .conftest import answers_for, pdf_upload, with_file_field, without_file_field
 
@@ -289,3 +292,33 @@ def test_a_file_over_the_per_file_limit_is_refused(api, catalog, settings):
     response = api.post(f"/api/v1/drafts/{draft_id}/documents/{field.name}", {"file": pdf_upload()})
     body = assert_error(response, 422, "validation_error", field.name)
     assert "máximo permitido" in body["error"]["fields"][field.name]
+
+
+@pytest.mark.django_db
+def test_a_revoked_token_or_a_disabled_account_stops_working_at_once(citizen):
+    token, raw = ApiToken.issue(citizen, "phone")
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert client.get("/api/v1/filings").status_code == 200
+    token.delete()
+    assert client.get("/api/v1/filings").status_code == 401
+
+    _token, raw = ApiToken.issue(citizen, "laptop")
+    client = Client(headers={"Authorization": f"Bearer {raw}"})
+    assert client.get("/api/v1/filings").status_code == 200
+    citizen.is_active = False
+    citizen.save(update_fields=["is_active"])
+    assert client.get("/api/v1/filings").status_code == 401
+
+
+@pytest.mark.django_db
+def test_the_token_lookup_returns_the_whole_user(citizen):
+    _token, raw = ApiToken.issue(citizen, "phone")
+    found = user_for_token(raw)
+    assert found == citizen
+    assert (found.document_number, found.email, found.is_active) == (
+        citizen.document_number,
+        citizen.email,
+        True,
+    )
+    assert found.date_joined == citizen.date_joined  # converted like an ORM row (aware)
+    assert user_for_token(raw + "x") is None

@@ -149,6 +149,32 @@ def test_changing_term_days_creates_version_2_and_keeps_version_1(catdir, citize
     assert filing.procedure_version_id == v1.pk
 
 
+@pytest.mark.django_db
+def test_the_procedure_cache_follows_catalogue_loads_and_expires(catdir, monkeypatch):
+    from tambo.catalog import queries
+
+    load_directory(catdir)
+    first = queries.get_procedure("MDSI", PROC_NAME)
+    assert first.current_version.term_days == 10
+    assert queries.get_procedure("MDSI", PROC_NAME) is first  # kept for the TTL
+    assert queries.get_procedure("MDSI", "NO-EXISTE") is None
+    assert ("MDSI", "NO-EXISTE") not in queries._procedures  # unknown codes are not kept
+
+    # A load in this process is seen at once.
+    path = proc_path(catdir)
+    replace_line(path, line_of(path, "term_days: 10"), "term_days: 15")
+    load_directory(catdir)
+    assert queries.get_procedure("MDSI", PROC_NAME).current_version.term_days == 15
+
+    # A change made elsewhere (another process) is seen once the TTL has passed.
+    cached = queries.get_procedure("MDSI", PROC_NAME)
+    Procedure.objects.filter(code=PROC_NAME).update(is_active=False)
+    assert queries.get_procedure("MDSI", PROC_NAME) is cached
+    later = queries.time.monotonic() + queries.PROCEDURE_TTL_SECONDS + 1
+    monkeypatch.setattr(queries.time, "monotonic", lambda: later)
+    assert queries.get_procedure("MDSI", PROC_NAME) is None
+
+
 # --- errors name the file and the line --------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from tambo.core import audit, clock
 
 from .models import Agency, AgencyClosure, OrgUnit, Procedure, ProcedureVersion, Topic
-from .queries import forget_closures
+from .queries import forget_cached_catalog
 from .schema import AgencyFile, ProcedureFile
 from .texts import all_languages, fold, localize
 
@@ -307,7 +307,7 @@ def load_directory(directory: Path) -> LoadReport:
             _load_agency(path, agency, report)
         for path, proc in procedures:
             _load_procedure(path, proc, report)
-    forget_closures()
+    forget_cached_catalog()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             # Fresh statistics, so the planner knows when the trigram index pays off.

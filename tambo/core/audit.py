@@ -109,6 +109,59 @@ def _record_postgres(
     )
 
 
+def record_with_statement(
+    prelude: str,
+    params: list[Any],
+    object_id_sql: str,
+    returning: str,
+    action: str,
+    object_type: str,
+    *,
+    actor: Any = None,
+    agency_code: str = "",
+    data: dict[str, Any] | None = None,
+) -> tuple[Any, ...]:
+    """PostgreSQL only: the caller's write and its audit entry in one statement.
+
+    ``prelude`` holds the caller's data-modifying CTEs (``name AS (...)``, comma
+    separated) with their ``params``; ``object_id_sql`` is a scalar SQL expression over
+    them naming the object (for example the number a CTE has just assigned), and
+    ``returning`` the select list the caller wants back. One round trip instead of one
+    per table keeps short the time a filing holds its agency's number counter locked.
+    The entry is sealed after commit, as with :func:`record`.
+    """
+    if connection.vendor != "postgresql":
+        raise RuntimeError("record_with_statement needs PostgreSQL; use record() elsewhere")
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit entries must be written inside the action's transaction")
+    entries, pending = AuditEntry._meta.db_table, PendingSeal._meta.db_table
+    sql = (
+        f"WITH {prelude}, "  # noqa: S608 — table names from the models; values are parameters
+        f"audit_entry AS (INSERT INTO {entries} (at, actor_id, actor_label, action, object_type, "
+        f"object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, ({object_id_sql}), %s, "
+        f"CAST(%s AS jsonb)) RETURNING id), "
+        f"audit_pending AS (INSERT INTO {pending} (entry_id) SELECT id FROM audit_entry) "
+        f"SELECT {returning}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [
+                *params,
+                clock.now(),
+                getattr(actor, "pk", None),
+                str(getattr(actor, "username", "") or (actor or "system"))[:150],
+                action,
+                object_type,
+                agency_code,
+                json.dumps(data or {}, cls=DjangoJSONEncoder),
+            ],
+        )
+        row = cursor.fetchone()
+    transaction.on_commit(seal_quietly)
+    return row
+
+
 def record_many(entries: list[dict[str, Any]], *, actor: Any = None) -> int:
     """Append many entries at once (the sweep); each dict has action, object_type, object_id,
     agency_code and data. Sealed after commit like single entries."""
