@@ -74,14 +74,17 @@ class Filing(models.Model):
     moves ``due_on`` and ``silence_on`` by the business days it was suspended.
     """
 
-    number = models.CharField(max_length=40, unique=True)
+    # Unique through Meta.constraints: a plain unique index, without the extra LIKE index
+    # Django adds for ``unique=True`` text fields (numbers are looked up whole).
+    number = models.CharField(max_length=40)
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, related_name="filings")
     unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="filings")
     procedure_version = models.ForeignKey(
         ProcedureVersion, on_delete=models.PROTECT, related_name="filings"
     )
+    # No index of its own: filing_citizen_idx and unique_idempotency_key lead with citizen.
     citizen = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="filings"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="filings", db_index=False
     )
     draft = models.OneToOneField(
         Draft, null=True, blank=True, on_delete=models.SET_NULL, related_name="filing"
@@ -134,6 +137,7 @@ class Filing(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="unique_filing_number"),
             models.UniqueConstraint(
                 fields=["citizen", "idempotency_key"], name="unique_idempotency_key"
             ),
