@@ -39,12 +39,13 @@ test-postgres: $(BIN)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 bench: $(BIN)/.installed
+	$(BIN)/pip install --quiet -e '.[test,bench]'
 	mkdir -p bench/out
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/bench_backoffice.py
 	$(BIN)/python bench/bench_sign.py > bench/out/sign.txt
+	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/collect.py
-	@cat bench/RESULTS.md
 
 messages: $(BIN)/.installed
 	cd tambo && ../$(BIN)/tambo makemessages -l es -l en -l qu --no-location --no-obsolete \

@@ -1,4 +1,9 @@
-"""Append the back-office and signing figures of this run to bench/RESULTS.md (``make bench``)."""
+"""Append the other benchmarks' figures to bench/RESULTS.md and print one summary table.
+
+``make bench`` runs bench/run.py (which writes RESULTS.md: machine, filing against the
+one-INSERT ceiling, search), then the back office, signing and load benchmarks (each writes
+its part under bench/out/), then this script.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,26 @@ def main() -> int:
             "```",
             "",
         ]
-    results.write_text("\n".join(parts), encoding="utf-8")
+    load = BENCH / "out" / "load.md"
+    if load.exists():
+        parts += [load.read_text(encoding="utf-8").rstrip(), ""]
+    text = "\n".join(parts)
+    results.write_text(text, encoding="utf-8")
+    print(summary(text))
     return 0
+
+
+def summary(text: str) -> str:
+    """Every target row of every section (``| figure | value | target | PASS/FAIL |``)."""
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[3] in {"PASS", "FAIL"}:
+            rows.append(cells)
+    width = max((len(r[0]) for r in rows), default=10)
+    out = [f"{'Figure':<{width}}  {'Value':<28}  {'Target':<12}  Result"]
+    out += [f"{f:<{width}}  {v:<28}  {t:<12}  {r}" for f, v, t, r in rows]
+    return "\n".join(out)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ subprocess with the server's environment). Each prints one JSON document on stdo
 
     python bench/inside_django.py setup 32        # citizens + tokens + a filing payload
     python bench/inside_django.py search 100 q1 q2 ...  # in-process search_procedures timing
+    python bench/inside_django.py setup_load 200 200    # citizens, officials, filings for locust
 """
 
 from __future__ import annotations
@@ -68,6 +69,68 @@ def setup(count: int) -> dict[str, Any]:
             "answers": answers,
         },
         "procedure_fields": [f"{f.name}:{f.type}{'' if f.required else '?'}" for f in form.form],
+    }
+
+
+def setup_load(citizens: int, filings: int) -> dict[str, Any]:
+    """Everything the locust scenario needs: tokens, forms, real expedientes to look up.
+
+    Citizens get a token each; MDSI gets one official per role of the unit that receives
+    the chosen procedures (front desk, evaluator, signer), with tokens for the office API;
+    ``filings`` expedientes are filed through the real action so status lookups and the
+    officials' queues have real work.
+    """
+    from django.db import transaction
+
+    from tambo.cases import actions
+    from tambo.catalog.queries import get_procedure, published_procedures
+    from tambo.demo.samples import file_fields, sample_answers
+    from tambo.identity.models import ApiToken, Appointment, DocumentType, User
+
+    rng = random.Random(2026)
+    base = setup(citizens)
+    users = list(User.objects.filter(username__startswith="bench-citizen-").order_by("pk"))
+    plain = get_procedure(base["filing_body"]["agency"], base["filing_body"]["procedure"])
+    # A procedure with file fields, preferably handled by the same unit (same officials).
+    uploads = [p for p in published_procedures() if file_fields(p.current_version.file)]
+    uploads.sort(key=lambda p: (p.unit_id != plain.unit_id, p.agency_id != plain.agency_id, p.code))
+    with_upload = uploads[0]
+    officials = []
+    with transaction.atomic():
+        for role in ("front_desk", "evaluator", "signer"):
+            official = User.objects.create(
+                username=f"bench-{role}",
+                first_name="Servidor",
+                last_name=role,
+                document_type=DocumentType.DNI,
+                document_number=f"{41_000_000 + len(officials)}",
+            )
+            official.set_unusable_password()
+            official.save()
+            Appointment.objects.create(user=official, unit_id=plain.unit_id, role=role)
+            officials.append({"role": role, "token": ApiToken.issue(official, "bench")[1]})
+    lookups = []
+    for i in range(filings):
+        filing = actions.file_directly(
+            users[i % len(users)], plain, sample_answers(plain.current_version.file, rng)
+        ).filing
+        lookups.append([filing.number, filing.access_code])
+    upload_form = with_upload.current_version.file
+    return {
+        **base,
+        "officials": officials,
+        "unit_id": plain.unit_id,
+        "lookups": lookups,
+        "upload_procedure": {
+            "agency": with_upload.agency.code,
+            "procedure": with_upload.code,
+            "answers": sample_answers(upload_form, rng),
+            "file_fields": [f.name for f in file_fields(upload_form)],
+        },
+        "procedure_pages": [
+            f"/tramites/{p.agency.code}/{p.code}/"
+            for p in published_procedures().order_by("agency__code", "code")
+        ],
     }
 
 
@@ -141,6 +204,8 @@ def main(argv: list[str]) -> None:
     task = argv[1] if len(argv) > 1 else ""
     if task == "setup":
         result = setup(int(argv[2]))
+    elif task == "setup_load":
+        result = setup_load(int(argv[2]), int(argv[3]))
     elif task == "search":
         result = search(int(argv[2]), argv[3:])
     else:
