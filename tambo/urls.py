@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("oficina/", include("tambo.cases.office_urls")),
     path("casilla/", include("tambo.inbox.urls")),
+    path("x/v1/", include("tambo.exchange.urls")),
     path("", include("tambo.identity.urls")),
     path("", include("tambo.cases.urls")),
     path("", include("tambo.catalog.urls")),

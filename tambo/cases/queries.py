@@ -110,3 +110,21 @@ def issued_documents(filing: Filing) -> list[Any]:
             "issued_at"
         )
     )
+
+
+APPROVED_STATES = ("approved", "approved_by_silence")
+
+
+def approved_filings_of(
+    agency_code: str, document_type: str, document_number: str, *, procedure_prefix: str = ""
+) -> list[Filing]:
+    """Expedientes of an agency approved for the holder of a document (the agency's register
+    of what it granted, as other agencies may ask for it through the exchange)."""
+    qs = Filing.objects.filter(
+        agency__code=agency_code,
+        citizen__document_type=document_type,
+        citizen__document_number=document_number,
+        status__in=APPROVED_STATES,
+        procedure_version__procedure__code__startswith=procedure_prefix,
+    ).select_related("procedure_version__procedure")
+    return list(qs.order_by("-decided_at", "-id")[:100])

@@ -27,7 +27,15 @@ CITIZEN_OWN_ACTIONS = {
     "notice.read",
     "notice.view",
 }
-PUBLIC_ACTIONS = {"catalog.view", "filing.status_by_code", "document.verify"}
+# exchange.*: other agencies' nodes, authenticated by their RFC 9421 signature and authorised
+# by the registry's access rules (tambo/exchange/provider.py), not by a user session.
+PUBLIC_ACTIONS = {
+    "catalog.view",
+    "filing.status_by_code",
+    "document.verify",
+    "exchange.registry",
+    "exchange.call",
+}
 SIGNED_IN_ACTIONS = {"draft.start", "filing.list_own", "notice.list_own"}
 
 

@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "tambo.cases",
     "tambo.documents",
     "tambo.inbox",
+    "tambo.exchange",
     "django_tasks",
     "django_tasks_db",
     "tambo.demo",
@@ -175,6 +176,16 @@ TAMBO_UIT = {2025: "5350.00", 2026: "5500.00"}
 # production profile refuses to start without TAMBO_SIGNING_PASSWORD.
 TAMBO_SIGNING_KEYS = Path(os.environ.get("TAMBO_SIGNING_KEYS_DIR", VAR_DIR / "keys"))
 TAMBO_SIGNING_PASSWORD = os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys")
+
+# Exchange between agencies (tambo/exchange): the services file is reviewed text in the
+# repository; the agencies file (nodes and public keys) is distributed to every node.
+TAMBO_EXCHANGE_SERVICES = Path(
+    os.environ.get("TAMBO_EXCHANGE_SERVICES", PROJECT_DIR / "exchange" / "services.yaml")
+)
+TAMBO_EXCHANGE_AGENCIES = Path(
+    os.environ.get("TAMBO_EXCHANGE_AGENCIES", VAR_DIR / "exchange" / "agencies.yaml")
+)
+TAMBO_EXCHANGE_TIMEOUT = float(os.environ.get("TAMBO_EXCHANGE_TIMEOUT", "5"))
 # Exposes /bench/insert (the one-INSERT ceiling) for benchmark runs only.
 TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
 # Background tasks (sweeps, document signing) through the Django Tasks API, stored in the

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ExchangeConfig(AppConfig):
+    name = "tambo.exchange"
+    label = "exchange"
+    verbose_name = "Intercambio entre entidades"

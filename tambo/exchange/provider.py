@@ -1,0 +1,149 @@
+"""Serving a data service to another agency: verify, authorise, answer, sign, log."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+import jsonschema
+from django.http import HttpRequest, HttpResponse
+
+from . import keys, log
+from .errors import ExchangeError, refused
+from .registry import registry
+from .services import HANDLERS
+from .signing import (
+    REQUEST_COMPONENTS,
+    TAG_REQUEST,
+    Answer,
+    Message,
+    sign_answer,
+    verify,
+)
+
+MAX_BODY = 64 * 1024
+
+
+def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
+    started = time.perf_counter()
+    nonce = ""  # the request's nonce, echoed in the answer once the signature is verified
+    body = request.body[: MAX_BODY + 1]
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    request_id = headers.get("tambo-request-id", "")[:64] or f"unknown-{uuid.uuid4()}"
+    context: dict[str, Any] = {
+        "request_id": request_id,
+        "consumer": "",
+        "provider": "",
+        "service": code[:60],
+        "version": version[:20],
+        "request_headers": {
+            k: v for k, v in headers.items() if k not in {"cookie", "authorization"}
+        },
+        "request_body": body[:MAX_BODY].decode("utf-8", errors="replace"),
+    }
+    try:
+        service = registry().service(code, version)
+        if service is None or not keys.key_path(service.owner).exists():
+            raise ExchangeError("unknown_service", "Este nodo no presta ese servicio.", status=404)
+        context["provider"] = service.owner
+        if len(body) > MAX_BODY:
+            raise ExchangeError("too_large", "La solicitud es demasiado grande.", status=413)
+        message = Message(request.method, request.build_absolute_uri(), headers)
+        verified = verify(message, body, TAG_REQUEST, REQUEST_COMPONENTS)
+        context["consumer"] = verified.agency
+        nonce = verified.nonce
+        payload = _payload(body, headers)
+        purpose = payload["purpose"]
+        context.update(
+            filing_number=str(purpose["filing"])[:40],
+            procedure=str(purpose["procedure"])[:60],
+            legal_basis=str(purpose["legal_basis"])[:300],
+        )
+        query = payload["query"]
+        if isinstance(query, dict) and query.get("document_number"):
+            context["subject_document"] = (
+                f"{query.get('document_type', '')}:{query['document_number']}"[:20]
+            )
+        if not log.first_use(verified.key_id, verified.nonce):
+            raise refused("replayed", "Esta solicitud firmada ya fue atendida (nonce repetido).")
+        if service.allows(verified.agency, purpose["procedure"]) is None:
+            raise ExchangeError(
+                "not_authorised",
+                f"{verified.agency} no está autorizada a usar {code}/{version} "
+                f"para el procedimiento {purpose['procedure']}.",
+                status=403,
+            )
+        try:
+            jsonschema.validate(query, service.request)
+        except jsonschema.ValidationError as error:
+            raise ExchangeError(
+                "bad_query", f"Consulta no válida: {error.message}", status=422
+            ) from None
+        answer = HANDLERS[code](service.owner, query)
+        jsonschema.validate(answer, service.response)  # never sign an answer that breaks the schema
+        return _answer(200, answer, message, nonce, context, started)
+    except ExchangeError as error:
+        return _answer(
+            error.status,
+            {"error": {"code": error.code, "message": error.message}},
+            None,
+            nonce,
+            {**context, "outcome": error.code},
+            started,
+        )
+
+
+def _payload(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise ExchangeError("bad_request", "El cuerpo no es JSON.", status=400) from None
+    purpose = payload.get("purpose") if isinstance(payload, dict) else None
+    if not isinstance(purpose, dict) or not all(
+        isinstance(purpose.get(k), str) and purpose.get(k)
+        for k in ("filing", "procedure", "legal_basis")
+    ):
+        raise ExchangeError(
+            "purpose_required",
+            "Toda solicitud indica su finalidad: expediente, procedimiento y base legal.",
+            status=400,
+        )
+    if json.loads(headers.get("tambo-purpose", "null") or "null") != purpose:
+        raise ExchangeError("bad_request", "Tambo-Purpose no coincide con el cuerpo.", status=400)
+    if "query" not in payload:
+        raise ExchangeError("bad_query", "Falta la consulta (query).", status=422)
+    return payload
+
+
+def _answer(
+    status: int,
+    data: dict[str, Any],
+    message: Message | None,
+    nonce: str,
+    context: dict[str, Any],
+    started: float,
+) -> HttpResponse:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    headers = {
+        "content-type": "application/json",
+        "tambo-request-id": context["request_id"],
+        "tambo-request-nonce": nonce or "-",
+    }
+    if context.get("provider"):
+        sign_answer(Answer(status, headers, message), body, context["provider"])
+    headers = {k.lower(): v for k, v in headers.items()}
+    response = HttpResponse(body, status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name] = value
+    context.setdefault("outcome", "ok" if status == 200 else "error")
+    log.write(
+        direction="in",
+        http_status=status,
+        duration_ms=(time.perf_counter() - started) * 1000,
+        answer_headers=headers,
+        answer_body=body.decode(),
+        **context,
+    )
+    return response
