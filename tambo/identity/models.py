@@ -22,6 +22,8 @@ class User(AbstractUser):
     document_number = models.CharField(max_length=12, blank=True)
     phone = models.CharField(max_length=20, blank=True)
     language = models.CharField(max_length=5, default="es")
+    # Notices also go by SMS to ``phone`` when the user has no e-mail, or when they ask.
+    sms_notices = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -64,6 +66,9 @@ class Role(models.TextChoices):
     EVALUATOR = "evaluator", "Evaluador"
     SIGNER = "signer", "Firmante"
     SUPERVISOR = "supervisor", "Supervisor"
+    # At a service centre (a Tambo, a municipal front desk): files for citizens who are
+    # present, with their consent; sees only what they filed (see policy.py).
+    INTERMEDIARY = "intermediary", "Intermediario"
 
 
 class Appointment(models.Model):
