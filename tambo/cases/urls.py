@@ -20,11 +20,11 @@ urlpatterns = [
     ),
     path("consulta/", views.status_lookup, name="status_lookup"),
     path("asistido/", assisted_views.home, name="assisted_home"),
-    path("asistido/<str:agency>/<str:code>/", assisted_views.start, name="assisted_start"),
     path("asistido/consentimiento/<uuid:consent_id>/", assisted_views.code, name="assisted_code"),
     path(
         "asistido/consentimiento/<uuid:consent_id>/borrador/",
         assisted_views.open_draft,
         name="assisted_draft",
     ),
+    path("asistido/<str:agency>/<str:code>/", assisted_views.start, name="assisted_start"),
 ]
