@@ -92,7 +92,8 @@ def test_an_invalid_language_code_changes_nothing_and_a_bad_stored_code_reads_as
     browser.force_login(citizen)
     browser.post("/i18n/setlang/", {"language": "xx", "next": "/"})
     citizen.refresh_from_db()
-    assert citizen.language == "es"
+    assert citizen.language == ""  # never chose: notices use Spanish
+    assert language_of(citizen) == "es"
     assert normalize("xx") == "es" and normalize("EN-us") == "en" and normalize(None) == "es"
     citizen.language = "zz"
     citizen.save()
@@ -235,3 +236,15 @@ def test_the_sender_reports_whether_to_retry(tmp_path):
     path = tmp_path / "ok.jsonl"
     FileSender(path).send("+51987654321", "hola")
     assert json.loads(path.read_text())["text"] == "hola"
+
+
+def test_the_account_page_saves_a_valid_mobile_and_refuses_a_bad_one(web, citizen, catalog):
+    bad = web.post("/cuenta/", {"phone": "12345", "sms_notices": "1"})
+    assert bad.status_code == 422 and "celular peruano" in bad.content.decode()
+    citizen.refresh_from_db()
+    assert citizen.phone == "" and not citizen.sms_notices
+    good = web.post("/cuenta/", {"phone": "987 654 321", "sms_notices": "1"})
+    assert good.status_code == 302
+    citizen.refresh_from_db()
+    assert citizen.phone == "+51987654321" and citizen.sms_notices
+    assert AuditEntry.objects.filter(action="user.phone_set").count() == 1

@@ -33,10 +33,21 @@ def set_language(user: Any, code: str) -> bool:
     return True
 
 
-def set_phone(user: Any, phone: str) -> None:
-    """Save the user's mobile number (Peruvian, +51 9XXXXXXXX); raises ValidationFailed."""
+def set_phone(user: Any, phone: str, *, sms_notices: bool | None = None) -> None:
+    """Save the user's mobile number (Peruvian, +51 9XXXXXXXX) and whether notices go by SMS.
+
+    Raises ValidationFailed for a number that is not a Peruvian mobile; nothing is saved then.
+    """
     number = normalize_mobile(phone) if phone.strip() else ""
     with transaction.atomic():
         user.phone = number
-        user.save(update_fields=["phone"])
-        audit.record("user.phone_set", "user", str(user.pk), actor=user, data={"set": bool(number)})
+        if sms_notices is not None:
+            user.sms_notices = sms_notices and bool(number)
+        user.save(update_fields=["phone", "sms_notices"])
+        audit.record(
+            "user.phone_set",
+            "user",
+            str(user.pk),
+            actor=user,
+            data={"set": bool(number), "sms_notices": user.sms_notices},
+        )

@@ -1,8 +1,9 @@
-"""Signed-in people read Tambo in the language saved on their account.
+"""Signed-in people read Tambo in the language they chose with the switch, on any device.
 
-Runs after the authentication middleware: the cookie set by the language switch still
-serves anonymous visitors; a signed-in user's saved choice wins, so their choice follows
-them to another device and is the one their notices use.
+Runs after the authentication middleware. Until a person chooses (``User.language`` empty),
+Django's LocaleMiddleware decides as for anonymous visitors (cookie, then the browser's
+Accept-Language); once they choose, the saved choice wins, so it follows them to another
+device and is the language of their notices.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ class UserLanguageMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
+        chosen = (
+            user is not None
+            and user.is_authenticated
+            and bool(user.language)
+            and not request.path.startswith("/api/")
+        )
+        if chosen:
             language = language_of(user)
             translation.activate(language)
             request.LANGUAGE_CODE = language
-        response = self.get_response(request)
-        if user is not None and user.is_authenticated and not request.path.startswith("/api/"):
-            response.headers.setdefault("Content-Language", translation.get_language())
-        return response
+        return self.get_response(request)
