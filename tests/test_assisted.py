@@ -219,6 +219,20 @@ def test_the_intermediary_cannot_open_the_citizens_other_cases(
     assert helper.get(f"/asistido/consentimiento/{consent.pk}/").status_code == 404
     # Nor the office queues of the unit they sit in.
     assert "/oficina/" not in helper.get("/").content.decode()
+    assert helper.get("/oficina/").status_code == 404
+
+
+def test_an_official_who_is_also_an_intermediary_gets_no_intermediary_queue(catalog):
+    from tambo.cases import office_queries
+    from tambo.identity.models import Appointment
+
+    official = make_official("doble", "MDSI", ["front_desk"], ["MP"])
+    unit = official.appointments.get().unit
+    Appointment.objects.create(user=official, unit=unit, role="intermediary")
+    assert [q.role for q in office_queries.my_queues(official)] == ["front_desk"]
+    client = Client()
+    client.force_login(official)
+    assert client.get("/oficina/").status_code == 200
 
 
 def test_only_intermediaries_reach_the_assisted_pages(web, catalog):
