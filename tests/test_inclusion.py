@@ -155,20 +155,32 @@ def test_the_receipt_pdf_is_in_the_citizens_language_whoever_downloads_it(citize
     assert document.public_fields["tipo"] == "Cargo de recepción"
 
 
-def test_sweep_notices_go_out_in_each_citizens_language(citizen, other_citizen, catalog):
+def test_sweep_notices_go_out_in_each_citizens_language(
+    citizen, other_citizen, catalog, sms_file, django_capture_on_commit_callbacks
+):
     identity_actions.set_language(other_citizen, "en")
+    citizen.email = ""
+    citizen.save()
+    identity_actions.set_phone(citizen, "987654321")
     proc = procedure("ACCESO-INFORMACION", "MDSI")
     with clock.frozen(clock.now().replace(year=2026, month=3, day=2, hour=15)):
         spanish = actions.file_directly(citizen, proc, answers_for(proc)).filing
         english = actions.file_directly(other_citizen, proc, answers_for(proc)).filing
     day = max(spanish.silence_on, english.silence_on)
-    with clock.frozen(clock.now().replace(year=day.year, month=day.month, day=day.day, hour=15)):
+    on_day = clock.now().replace(year=day.year, month=day.month, day=day.day, hour=15)
+    with clock.frozen(on_day), django_capture_on_commit_callbacks(execute=True):
         assert sweep.run().counts["negative_silence"] == 2
     es_notice = Notice.objects.get(filing=spanish, kind="negative_silence")
     en_notice = Notice.objects.get(filing=english, kind="negative_silence")
     assert "silencio administrativo negativo" in es_notice.title
     assert "negative" in en_notice.title.lower() and "silencio" not in en_notice.title
     assert "appeal" in en_notice.body.lower()
+    # Their copies: the English reader by e-mail in English, the other by SMS (no e-mail).
+    assert [m.to for m in mail.outbox] == [[other_citizen.email]]
+    assert "You have a new notice" in mail.outbox[0].body
+    sent = sms_file.sent()
+    assert len(sent) == 1 and spanish.number in sent[0]["text"]
+    assert sent[0]["to"] == "+51987654321"
 
 
 # --- SMS ---------------------------------------------------------------------------------

@@ -140,6 +140,16 @@ def _notices(
                         *ids,
                     ],
                 )
+    # E-mail and SMS copies once the batch is committed, each in its citizen's language.
+    keys = [f"{pk}:{kind}" for pk in ids]
+    transaction.on_commit(lambda: _send_copies(keys))
+
+
+def _send_copies(once_keys: list[str]) -> None:
+    from tambo.inbox.actions import send_copies
+
+    for notice_id in Notice.objects.filter(once_key__in=once_keys).values_list("pk", flat=True):
+        send_copies(notice_id)
 
 
 def _triggered(
