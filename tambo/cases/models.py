@@ -141,16 +141,23 @@ class Filing(models.Model):
     access_code = models.CharField(max_length=12)
     lock_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
-    # Assisted filing: who filed it for the citizen, and the consent that allowed it.
+    # Assisted filing: who filed it for the citizen, and the consent that allowed it. No plain
+    # FK indexes (every filing would write them): filing_filed_by_idx is partial.
     filed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="assisted_filings",
+        db_index=False,
     )
     consent = models.ForeignKey(
-        "AssistedConsent", null=True, blank=True, on_delete=models.PROTECT, related_name="filings"
+        "AssistedConsent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="filings",
+        db_index=False,
     )
 
     class Meta:
