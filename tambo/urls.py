@@ -3,10 +3,12 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tambo.api import api
+from tambo.identity.views import set_language
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
+    path("i18n/setlang/", set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("oficina/", include("tambo.cases.office_urls")),
     path("casilla/", include("tambo.inbox.urls")),

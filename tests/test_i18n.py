@@ -142,6 +142,7 @@ def test_signed_in_menu_in_english(web, catalog):
         "Check a case file",
         "My case files",
         "Mailbox",
+        "My account",
         "Sign out",
     ]
 

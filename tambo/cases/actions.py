@@ -111,7 +111,7 @@ def attach_document(
         previous = list(draft.documents.filter(field_name=field_name))
         document = _store_document(
             stored,
-            citizen,
+            draft.citizen,  # the citizen's document, even when an intermediary uploads it
             draft.procedure_version.file,
             field_name,
             stream,
@@ -262,7 +262,7 @@ def _next_number(agency_id: int, agency_code: str, year: int) -> str:
     return f"{agency_code}-{year}-{row[0]:07d}"
 
 
-def _insert_filing_postgres(filing: Filing, year: int, citizen: Any, audit_data: dict) -> None:
+def _insert_filing_postgres(filing: Filing, year: int, actor: Any, audit_data: dict) -> None:
     """Number, expediente and audit entry in one statement (PostgreSQL).
 
     The counter is taken by an upsert (creating the agency's row for a new year), the
@@ -293,7 +293,7 @@ def _insert_filing_postgres(filing: Filing, year: int, citizen: Any, audit_data:
         "filing.id, filing.number FROM filing",
         "filing.submitted",
         "filing",
-        actor=citizen,
+        actor=actor,
         agency_code=filing.agency.code,
         data=audit_data,
     )
@@ -326,7 +326,8 @@ def submit_draft(
             return _submit(citizen, draft_id, idempotency_key, channel)
     except IntegrityError:
         # A concurrent request with the same key or draft won the race: return its result.
-        existing = _existing_filing(citizen, draft_id, idempotency_key)
+        owner_id = Draft.objects.filter(pk=draft_id).values_list("citizen_id", flat=True).first()
+        existing = _existing_filing(owner_id or citizen, draft_id, idempotency_key)
         if existing is None:
             raise
         return FilingResult(existing, created=False)
@@ -346,8 +347,10 @@ def _existing_filing(citizen: Any, draft_id: Any, key: str | None) -> Filing | N
     return Filing.objects.filter(draft_id=draft_id, citizen=citizen).first()
 
 
-def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> FilingResult:
-    draft = _locked_draft(citizen, draft_id, "draft.submit")
+def _submit(actor: Any, draft_id: Any, key: str | None, channel: str) -> FilingResult:
+    draft = _locked_draft(actor, draft_id, "draft.submit")
+    # The expediente is the citizen's even when an intermediary files it (assisted filing).
+    citizen = draft.citizen
     existing = _existing_filing(citizen, draft.pk, key)
     if existing is not None:
         return FilingResult(existing, created=False)
@@ -367,6 +370,8 @@ def _submit(citizen: Any, draft_id: Any, key: str | None, channel: str) -> Filin
         draft=draft,
         key=key,
         channel=channel,
+        filed_by=actor if draft.assisted_by_id else None,
+        consent=draft.consent,
     )
     return FilingResult(filing, created=True)
 
@@ -381,6 +386,8 @@ def _create_filing(
     draft: Draft | None,
     key: str | None,
     channel: str,
+    filed_by: Any = None,
+    consent: Any = None,
 ) -> Filing:
     """Create the expediente with its legal dates, number and audit entry (caller's transaction).
 
@@ -422,9 +429,24 @@ def _create_filing(
         fee=fee,
         access_code=_access_code(),
         updated_at=now,
+        filed_by=filed_by,
+        consent=consent,
     )
     year = now.astimezone(clock.LIMA).year
+    # Assisted filing: the audit entry says who filed it for whom, under which consent.
+    assisted = (
+        {
+            "filed_by": filed_by.username,
+            "on_behalf_of": f"{citizen.document_type}:{citizen.document_number}",
+            "consent": {"id": str(consent.pk), "method": consent.method},
+            "service_unit": consent.unit.code,
+        }
+        if filed_by is not None and consent is not None
+        else {}
+    )
+    actor = filed_by or citizen
     audit_data = {
+        **assisted,
         "procedure": procedure.code,
         "version": version.number,
         "channel": channel,
@@ -434,7 +456,7 @@ def _create_filing(
         "documents": [{"field": d.field_name, "sha256": d.sha256} for d in documents],
     }
     if connection.vendor == "postgresql":
-        _insert_filing_postgres(filing, year, citizen, audit_data)
+        _insert_filing_postgres(filing, year, actor, audit_data)
     else:
         filing.number = _next_number(agency.pk, agency.code, year)
         filing.save(force_insert=True)
@@ -442,7 +464,7 @@ def _create_filing(
             "filing.submitted",
             "filing",
             filing.number,
-            actor=citizen,
+            actor=actor,
             agency_code=agency.code,
             data=audit_data,
         )

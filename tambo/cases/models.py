@@ -28,6 +28,13 @@ class Draft(models.Model):
     answers = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # Assisted filing: the intermediary filling it in for the citizen, under their consent.
+    assisted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consent = models.ForeignKey(
+        "AssistedConsent", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["citizen", "-updated_at"], name="draft_citizen_idx")]
@@ -134,6 +141,24 @@ class Filing(models.Model):
     access_code = models.CharField(max_length=12)
     lock_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
+    # Assisted filing: who filed it for the citizen, and the consent that allowed it. No plain
+    # FK indexes (every filing would write them): filing_filed_by_idx is partial.
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assisted_filings",
+        db_index=False,
+    )
+    consent = models.ForeignKey(
+        "AssistedConsent",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="filings",
+        db_index=False,
+    )
 
     class Meta:
         constraints = [
@@ -144,6 +169,11 @@ class Filing(models.Model):
         ]
         indexes = [
             models.Index(fields=["citizen", "-submitted_at"], name="filing_citizen_idx"),
+            models.Index(
+                fields=["filed_by", "-submitted_at"],
+                name="filing_filed_by_idx",
+                condition=models.Q(filed_by__isnull=False),
+            ),
             models.Index(
                 fields=["unit", "due_on", "id"],
                 name="filing_unit_queue_idx",
@@ -204,3 +234,46 @@ class FilingCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agency_id}/{self.year}: {self.last}"
+
+
+def consent_scan_path(instance: AssistedConsent, filename: str) -> str:
+    return f"consents/{instance.created_at:%Y/%m}/{instance.pk}"
+
+
+class AssistedConsent(models.Model):
+    """A citizen's consent that an intermediary files one procedure for them (Ley 27444, art. 126).
+
+    Given either by a one-time code sent to the citizen's own phone or e-mail on file (only
+    its HMAC is kept; it expires and allows few attempts) or by a signed paper form, scanned.
+    """
+
+    class Method(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Correo electrónico"
+        PAPER = "paper", "Formulario firmado en papel"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    citizen = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_given"
+    )
+    intermediary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consents_received"
+    )
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
+    procedure = models.ForeignKey("catalog.Procedure", on_delete=models.PROTECT, related_name="+")
+    method = models.CharField(max_length=10, choices=Method.choices)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    scan = models.FileField(upload_to=consent_scan_path, max_length=200, blank=True)
+    scan_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    granted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["intermediary", "-created_at"], name="consent_intermediary_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"consent {self.pk} ({self.method})"

@@ -31,7 +31,11 @@ class Queue:
 
 
 def my_queues(user: Any) -> list[Queue]:
-    return [Queue(a.unit, a.role) for a in policy.appointments(user)]
+    return [
+        Queue(a.unit, a.role)
+        for a in policy.appointments(user)
+        if a.role not in policy.NON_OFFICE_ROLES  # intermediaries have no work queue
+    ]
 
 
 def get_queue(user: Any, unit_id: int, role: str) -> Queue:

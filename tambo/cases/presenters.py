@@ -53,6 +53,10 @@ class FilingView:
     status: str
     status_label: str
     documents: list[Document]
+    # Assisted filing: "filed by <intermediary> at <service centre> for <citizen>".
+    filed_by: str = ""
+    filed_at: str = ""
+    filed_for: str = ""
 
 
 def filing_view(filing: Filing) -> FilingView:
@@ -64,7 +68,21 @@ def filing_view(filing: Filing) -> FilingView:
         status=filing.status,
         status_label=state_label(filing),
         documents=list(filing.documents.all()),
+        **_assisted(filing),
     )
+
+
+def _assisted(filing: Filing) -> dict[str, str]:
+    if not filing.filed_by_id:
+        return {}
+    citizen = filing.citizen
+    consent = filing.consent
+    return {
+        "filed_by": filing.filed_by.display_name,
+        "filed_at": consent.unit.name if consent else "",
+        "filed_for": f"{citizen.display_name} ({citizen.get_document_type_display()} "
+        f"{citizen.document_number})",
+    }
 
 
 def state_label(filing: Filing, state_id: str | None = None) -> str:

@@ -11,6 +11,10 @@ import segno
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from tambo.identity.language import in_language_of
 
 from .models import Filing
 from .presenters import filing_view
@@ -43,30 +47,38 @@ def receipt_document(filing: Filing):  # type: ignore[no-untyped-def]
         found = existing()
         if found is not None:
             return found
-        view = filing_view(filing)
-        status_qr = segno.make(status_url(filing), error="m")
-        return issue_pdf(
-            agency=filing.agency,
-            kind="receipt",
-            title=f"Cargo de recepción — {filing.number}",
-            template_name="cases/receipt_pdf.html",
-            context={
-                "f": view,
-                "status_qr_svg": status_qr.svg_data_uri(scale=3, border=1),
-                "status_url": status_url(filing),
-                "site_name": settings.TAMBO_SITE_NAME,
-            },
-            subject_type="filing",
-            subject_id=filing.number,
-            public_fields={
-                "tipo": "Cargo de recepción",
-                "expediente": filing.number,
-                "entidad": filing.agency.name,
-                "recepcion": filing.received_on.isoformat(),
-                "plazo": filing.due_on.isoformat(),
-            },
-            actor=None,
-        )
+        # The receipt is the citizen's: rendered in their language whoever downloads it first.
+        with in_language_of(filing.citizen):
+            return _issue_receipt(filing, issue_pdf)
+
+
+def _issue_receipt(filing: Filing, issue_pdf):  # type: ignore[no-untyped-def]
+    view = filing_view(filing)
+    status_qr = segno.make(status_url(filing), error="m")
+    with translation.override("es"):
+        spanish_type = _("Cargo de recepción")
+    return issue_pdf(
+        agency=filing.agency,
+        kind="receipt",
+        title=_("Cargo de recepción — %(number)s") % {"number": filing.number},
+        template_name="cases/receipt_pdf.html",
+        context={
+            "f": view,
+            "status_qr_svg": status_qr.svg_data_uri(scale=3, border=1),
+            "status_url": status_url(filing),
+            "site_name": settings.TAMBO_SITE_NAME,
+        },
+        subject_type="filing",
+        subject_id=filing.number,
+        public_fields={
+            "tipo": spanish_type,
+            "expediente": filing.number,
+            "entidad": filing.agency.name,
+            "recepcion": filing.received_on.isoformat(),
+            "plazo": filing.due_on.isoformat(),
+        },
+        actor=None,
+    )
 
 
 def receipt_pdf(filing: Filing) -> bytes:

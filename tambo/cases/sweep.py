@@ -19,17 +19,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
+from django.utils import translation
+from django.utils.translation import gettext_lazy
 
 from tambo.catalog.models import Agency, ProcedureVersion
 from tambo.catalog.texts import localize
 from tambo.catalog.workflow import Workflow, default_workflow
 from tambo.core import audit, clock
+from tambo.identity.language import in_language_of, normalize
+from tambo.identity.models import User
 from tambo.inbox.actions import effective_date
 from tambo.inbox.models import Notice, OfficialAlert
 
@@ -96,30 +100,56 @@ def _audit(ids: list[int], action: str, data: dict[str, Any], now: dt.datetime) 
     )
 
 
-def _notices(ids: list[int], kind: str, title: str, body: str, now: dt.datetime) -> None:
-    """Deposit one notice per expediente (once: the key makes a repeat a no-op)."""
+def _notices(
+    ids: list[int], kind: str, text: Callable[[], tuple[str, str]], now: dt.datetime
+) -> None:
+    """Deposit one notice per expediente (once: the key makes a repeat a no-op).
+
+    ``text()`` gives the title and body in the active language; it is called once per
+    language the batch's citizens read, and each citizen gets the notice in theirs.
+    """
     ops = connection.ops
     table = Notice._meta.db_table
     agencies = Agency.objects.filter(filings__pk__in=ids).distinct()
+    saved = User.objects.filter(filings__pk__in=ids).values_list("language", flat=True).distinct()
+    by_language: dict[str, list[str]] = {}
+    for code in saved:
+        by_language.setdefault(normalize(code), []).append(code)
     with connection.cursor() as cursor:
-        for agency in agencies:
-            cursor.execute(
-                f"INSERT INTO {table} (citizen_id, filing_id, agency_id, kind, title, body, "  # noqa: S608
-                "document_code, deposited_at, effective_on, read_at, emailed_at, once_key) "
-                "SELECT f.citizen_id, f.id, f.agency_id, %s, f.number || %s, %s, '', %s, %s, NULL, NULL, "
-                f"CAST(f.id AS TEXT) || %s FROM {Filing._meta.db_table} f "
-                f"WHERE f.agency_id = %s AND f.id IN ({_in(ids)}) ON CONFLICT DO NOTHING",
-                [
-                    kind,
-                    f": {title}"[:180],
-                    body,
-                    ops.adapt_datetimefield_value(now),
-                    ops.adapt_datefield_value(effective_date(agency, now)),
-                    f":{kind}",
-                    agency.pk,
-                    *ids,
-                ],
-            )
+        for language, codes in by_language.items():
+            with translation.override(language):
+                title, body = text()
+            for agency in agencies:
+                cursor.execute(
+                    f"INSERT INTO {table} (citizen_id, filing_id, agency_id, kind, title, body, "  # noqa: S608
+                    "document_code, deposited_at, effective_on, read_at, emailed_at, once_key) "
+                    "SELECT f.citizen_id, f.id, f.agency_id, %s, f.number || %s, %s, '', %s, %s, "
+                    f"NULL, NULL, CAST(f.id AS TEXT) || %s FROM {Filing._meta.db_table} f "
+                    f"JOIN {User._meta.db_table} u ON u.id = f.citizen_id "
+                    f"WHERE f.agency_id = %s AND u.language IN ({_in(codes)}) "
+                    f"AND f.id IN ({_in(ids)}) ON CONFLICT DO NOTHING",
+                    [
+                        kind,
+                        f": {title}"[:180],
+                        body,
+                        ops.adapt_datetimefield_value(now),
+                        ops.adapt_datefield_value(effective_date(agency, now)),
+                        f":{kind}",
+                        agency.pk,
+                        *codes,
+                        *ids,
+                    ],
+                )
+    # E-mail and SMS copies once the batch is committed, each in its citizen's language.
+    keys = [f"{pk}:{kind}" for pk in ids]
+    transaction.on_commit(lambda: _send_copies(keys))
+
+
+def _send_copies(once_keys: list[str]) -> None:
+    from tambo.inbox.actions import send_copies
+
+    for notice_id in Notice.objects.filter(once_key__in=once_keys).values_list("pk", flat=True):
+        send_copies(notice_id)
 
 
 def _triggered(
@@ -167,8 +197,10 @@ def _triggered(
                     _notices(
                         ids,
                         transition.id,
-                        localize(target.label, "es"),
-                        localize(transition.notice, "es") if transition.notice else "",
+                        lambda target=target, transition=transition: (
+                            localize(target.label),
+                            localize(transition.notice) if transition.notice else "",
+                        ),
                         now,
                     )
                 Filing.objects.filter(pk__in=ids).update(**changes)
@@ -177,7 +209,8 @@ def _triggered(
                     transaction.on_commit(_enqueue_documents)
 
 
-NEGATIVE_SILENCE_NOTICE = (
+NEGATIVE_SILENCE_TITLE = gettext_lazy("Plazo vencido: silencio administrativo negativo")
+NEGATIVE_SILENCE_NOTICE = gettext_lazy(
     "El plazo para resolver venció sin una decisión notificada. Puede considerar denegada su "
     "solicitud y presentar un recurso (silencio administrativo negativo, art. 199.3), o esperar la "
     "decisión: la entidad mantiene la obligación de resolver."
@@ -197,8 +230,7 @@ def _negative_silence(report: SweepReport, today: dt.date, now: dt.datetime) -> 
         _notices(
             ids,
             "negative_silence",
-            "Plazo vencido: silencio administrativo negativo",
-            NEGATIVE_SILENCE_NOTICE,
+            lambda: (str(NEGATIVE_SILENCE_TITLE), str(NEGATIVE_SILENCE_NOTICE)),
             now,
         )
         _audit(ids, "filing.negative_silence", {"on": today.isoformat()}, now)
@@ -290,9 +322,10 @@ def issue_pending_documents(limit: int = 500) -> int:
             if transition is None:
                 Filing.objects.filter(pk=filing.pk).update(pending_document="")
                 continue
-            code = produce_document(
-                filing, filing.pending_document, transition, TransitionInput(), None
-            )
+            with in_language_of(filing.citizen):
+                code = produce_document(
+                    filing, filing.pending_document, transition, TransitionInput(), None
+                )
             Filing.objects.filter(pk=filing.pk).update(pending_document="")
             NoticeModel.objects.filter(once_key=f"{filing.pk}:{transition.id}").update(
                 document_code=code

@@ -14,7 +14,9 @@ from typing import Any
 
 from django.db import transaction
 from django.template.loader import select_template
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tambo.catalog.queries import agency_calendar
 from tambo.catalog.texts import localize
@@ -22,6 +24,7 @@ from tambo.catalog.workflow import Transition, Workflow
 from tambo.core import audit, clock
 from tambo.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tambo.identity import policy
+from tambo.identity.language import in_language_of
 
 from . import terms
 from .models import Filing
@@ -156,9 +159,10 @@ def apply(
     filing.updated_at = now
     document_code = ""
     if "produce_document" in effects:
-        document_code = produce_document(
-            filing, target.document or "resolution", transition, given, actor
-        )
+        with in_language_of(filing.citizen):
+            document_code = produce_document(
+                filing, target.document or "resolution", transition, given, actor
+            )
     filing.save()
     audit.record(
         "filing.transition",
@@ -179,15 +183,17 @@ def apply(
     if "notify" in effects:
         from tambo.inbox.actions import deposit
 
-        deposit(
-            filing,
-            kind=transition.id,
-            title=f"{filing.number}: {localize(target.label)}",
-            body=_notice_body(transition, given),
-            document_code=document_code,
-            actor=actor,
-            once_key=f"{filing.pk}:{transition.id}" if transition.trigger else None,
-        )
+        # The citizen reads the notice: render it in their language, not the official's.
+        with in_language_of(filing.citizen):
+            deposit(
+                filing,
+                kind=transition.id,
+                title=f"{filing.number}: {localize(target.label)}",
+                body=_notice_body(transition, given),
+                document_code=document_code,
+                actor=actor,
+                once_key=f"{filing.pk}:{transition.id}" if transition.trigger else None,
+            )
 
 
 def _notice_body(transition: Transition, given: TransitionInput) -> str:
@@ -198,9 +204,16 @@ def _notice_body(transition: Transition, given: TransitionInput) -> str:
 
 
 DOCUMENT_TITLES = {
-    "resolution": "Resolución",
-    "silence_certificate": "Constancia de aprobación por silencio administrativo positivo",
+    "resolution": gettext_lazy("Resolución"),
+    "silence_certificate": gettext_lazy(
+        "Constancia de aprobación por silencio administrativo positivo"
+    ),
 }
+
+
+def document_title(kind: str) -> str:
+    """The document's title in the active language (the citizen's, when issuing)."""
+    return str(DOCUMENT_TITLES.get(kind, kind))
 
 
 def produce_document(
@@ -214,7 +227,7 @@ def produce_document(
     template = select_template(
         [f"cases/documents/{agency}/{code}/{kind}.html", f"cases/documents/{kind}.html"]
     )
-    title = f"{DOCUMENT_TITLES.get(kind, kind)} — {filing.number}"
+    title = f"{document_title(kind)} — {filing.number}"
     document = issue_pdf(
         agency=filing.agency,
         kind=kind,
@@ -233,7 +246,8 @@ def produce_document(
         subject_type="filing",
         subject_id=filing.number,
         public_fields={
-            "tipo": DOCUMENT_TITLES.get(kind, kind),
+            # The public verification record stays in Spanish, the official language.
+            "tipo": _spanish_title(kind),
             "expediente": filing.number,
             "entidad": filing.agency.name,
             "decision": filing.status,
@@ -241,6 +255,11 @@ def produce_document(
         actor=actor,
     )
     return document.code
+
+
+def _spanish_title(kind: str) -> str:
+    with translation.override("es"):
+        return document_title(kind)
 
 
 def _set_assignee(

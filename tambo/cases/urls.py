@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import assisted_views, views
 
 app_name = "cases"
 urlpatterns = [
@@ -19,4 +19,12 @@ urlpatterns = [
         name="issued_document",
     ),
     path("consulta/", views.status_lookup, name="status_lookup"),
+    path("asistido/", assisted_views.home, name="assisted_home"),
+    path("asistido/consentimiento/<uuid:consent_id>/", assisted_views.code, name="assisted_code"),
+    path(
+        "asistido/consentimiento/<uuid:consent_id>/borrador/",
+        assisted_views.open_draft,
+        name="assisted_draft",
+    ),
+    path("asistido/<str:agency>/<str:code>/", assisted_views.start, name="assisted_start"),
 ]

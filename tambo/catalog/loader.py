@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from tambo.core import audit, clock
 
+from . import readability
 from .models import Agency, AgencyClosure, OrgUnit, Procedure, ProcedureVersion, Topic
 from .queries import forget_cached_catalog
 from .schema import AgencyFile, ProcedureFile
@@ -139,24 +140,77 @@ def spec_hash(spec: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def plain_language_warnings(path: str, proc: ProcedureFile) -> list[FileProblem]:
-    """Length checks on texts citizens read (warnings, not errors)."""
-    warnings = []
+NAME_MAX = 120
+TEXT_MAX = 400
+SENTENCE_MAX_WORDS = 30
+
+
+def _citizen_texts(proc: ProcedureFile) -> list[tuple[tuple, str]]:
+    """Every Spanish text a citizen reads, with its path in the file."""
+    texts: list[tuple[tuple, str]] = [
+        (("summary",), localize(proc.summary, "es")),
+        (("audience",), localize(proc.audience, "es")),
+    ]
+    if proc.fee.note:
+        texts.append((("fee", "note"), localize(proc.fee.note, "es")))
+    texts += [(("steps", i), localize(step, "es")) for i, step in enumerate(proc.steps)]
+    for i, req in enumerate(proc.requirements):
+        texts.append((("requirements", i, "name"), localize(req.name, "es")))
+        if req.note:
+            texts.append((("requirements", i, "note"), localize(req.note, "es")))
+    for i, form_field in enumerate(proc.form):
+        texts.append((("form", i, "label"), localize(form_field.label, "es")))
+        if form_field.help:
+            texts.append((("form", i, "help"), localize(form_field.help, "es")))
+    if proc.notes:
+        texts.append((("notes",), localize(proc.notes, "es")))
+    return texts
+
+
+def plain_language_warnings(
+    path: str, proc: ProcedureFile, lines: dict[tuple, int] | None = None
+) -> list[FileProblem]:
+    """Length and reading-level checks on the texts citizens read (warnings, not errors).
+
+    Reading level is the Szigriszt-Pazos index (``readability.py``); a text under 55 on the
+    INFLESZ scale is "somewhat hard" or worse for the general public.
+    """
+    lines = lines or {}
+    found: list[tuple[tuple, str]] = []
     name = localize(proc.name, "es")
-    if len(name) > 120:
-        warnings.append(
-            FileProblem(path, None, f"name is {len(name)} characters; keep it under 120")
-        )
+    if len(name) > NAME_MAX:
+        found.append((("name",), f"name is {len(name)} characters; keep it under {NAME_MAX}"))
     first_word = name.split()[0].lower() if name else ""
     if not first_word.endswith(("ar", "er", "ir")):
-        warnings.append(
-            FileProblem(path, None, "name should start with a verb (Solicitar, Obtener...)")
-        )
-    summary = localize(proc.summary, "es")
-    long_sentences = [s for s in summary.split(".") if len(s.split()) > 30]
-    if long_sentences:
-        warnings.append(FileProblem(path, None, "summary has sentences over 30 words"))
-    return warnings
+        found.append((("name",), "name should start with a verb (Solicitar, Obtener...)"))
+    for loc, text in _citizen_texts(proc):
+        where = ".".join(str(p) for p in loc)
+        if len(text) > TEXT_MAX:
+            found.append((loc, f"{where} is {len(text)} characters; keep it under {TEXT_MAX}"))
+        words = readability.longest_sentence(text)
+        if words > SENTENCE_MAX_WORDS:
+            found.append(
+                (
+                    loc,
+                    f"{where} has a sentence of {words} words; keep them under "
+                    f"{SENTENCE_MAX_WORDS}",
+                )
+            )
+        score = readability.szigriszt_pazos(text)
+        if score is not None and score < readability.HARD_BELOW:
+            found.append(
+                (
+                    loc,
+                    f"{where} is hard to read (Szigriszt-Pazos {score:.0f}, aim for "
+                    f"{readability.HARD_BELOW:.0f} or more): use shorter words and sentences",
+                )
+            )
+    return [FileProblem(path, _line_for(loc, lines), message) for loc, message in found]
+
+
+def _file_lines(path: Path) -> dict[tuple, int]:
+    node = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
+    return _line_map(node) if node is not None else {}
 
 
 def _collect(
@@ -286,7 +340,10 @@ def _load_procedure(path: Path, spec: ProcedureFile, report: LoadReport) -> None
         ]
     )
     report.versions_created += 1
-    report.warnings.extend(plain_language_warnings(str(path), spec))
+    warnings = plain_language_warnings(str(path), spec)
+    if warnings:  # only then re-read the file for the lines the warnings point at
+        warnings = plain_language_warnings(str(path), spec, _file_lines(path))
+    report.warnings.extend(warnings)
     audit.record(
         "procedure.version_published",
         "procedure",

@@ -21,7 +21,11 @@ class User(AbstractUser):
     document_type = models.CharField(max_length=3, choices=DocumentType.choices, blank=True)
     document_number = models.CharField(max_length=12, blank=True)
     phone = models.CharField(max_length=20, blank=True)
-    language = models.CharField(max_length=5, default="es")
+    # The language the person chose with the switch ("" until they choose: pages then follow
+    # the browser, and notices use the default, Spanish). See identity/language.py.
+    language = models.CharField(max_length=5, blank=True, default="")
+    # Notices also go by SMS to ``phone`` when the user has no e-mail, or when they ask.
+    sms_notices = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -64,6 +68,9 @@ class Role(models.TextChoices):
     EVALUATOR = "evaluator", "Evaluador"
     SIGNER = "signer", "Firmante"
     SUPERVISOR = "supervisor", "Supervisor"
+    # At a service centre (a Tambo, a municipal front desk): files for citizens who are
+    # present, with their consent; sees only what they filed (see policy.py).
+    INTERMEDIARY = "intermediary", "Intermediario"
 
 
 class Appointment(models.Model):

@@ -61,6 +61,8 @@ def official_roles(user: Any, filing: Any) -> set[str]:
     """The roles the user may exercise on this expediente."""
     roles = set()
     for appointment in appointments(user):
+        if appointment.role in NON_OFFICE_ROLES:
+            continue
         if appointment.unit.agency_id != getattr(filing, "agency_id", None):
             continue
         if appointment.role == "front_desk" or appointment.unit_id == getattr(
@@ -71,7 +73,7 @@ def official_roles(user: Any, filing: Any) -> set[str]:
 
 
 def is_official(user: Any) -> bool:
-    return bool(appointments(user))
+    return any(a.role not in NON_OFFICE_ROLES for a in appointments(user))
 
 
 def allows(user: Any, action: str, obj: Any = None) -> bool:
@@ -84,6 +86,8 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return True
     if action in CITIZEN_OWN_ACTIONS and obj is not None and _owner_id(obj) == user.pk:
         return True
+    if action in ASSISTED_ACTIONS and _assisted_allows(user, action, obj):
+        return True
     if action in {"filing.view", "filing.receipt", "filing.office_view"} and obj is not None:
         return bool(official_roles(user, obj))
     if action == "filing.take" and obj is not None:
@@ -91,7 +95,9 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
     if action == "filing.assign" and obj is not None:
         return "supervisor" in official_roles(user, obj)
     if action == "queue.view" and obj is not None:
-        return any(a.unit_id == obj.pk for a in appointments(user))
+        return any(
+            a.unit_id == obj.pk and a.role not in NON_OFFICE_ROLES for a in appointments(user)
+        )
     return False
 
 
@@ -109,7 +115,49 @@ def role_for_transition(user: Any, filing: Any, allowed: Iterable[str]) -> str |
 def _can_see(user: Any, obj: Any) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    return _owner_id(obj) == user.pk or bool(official_roles(user, obj))
+    return (
+        _owner_id(obj) == user.pk
+        or bool(official_roles(user, obj))
+        or (_assisted_by(obj) == user.pk and bool(intermediary_units(user)))
+    )
+
+
+# --- Assisted filing (issue 6, part 4) -------------------------------------------------
+# An intermediary (Appointment role "intermediary" at a service-centre unit: a Tambo, a
+# municipal front desk) files for a citizen who is present and consents. They act on the
+# drafts they fill for that citizen and see the expedientes they filed, nothing else: not
+# the citizen's other expedientes, not the office queues (``official_roles`` skips them).
+NON_OFFICE_ROLES = {"intermediary"}
+ASSISTED_ACTIONS = {
+    "assisted.start",
+    "assisted.list_own",
+    "draft.view",
+    "draft.edit",
+    "draft.submit",
+    "draft.discard",
+    "filing.view",
+    "filing.receipt",
+}
+
+
+def intermediary_units(user: Any) -> list[Any]:
+    """The service-centre units where the user is an active intermediary."""
+    return [a.unit for a in appointments(user) if a.role == "intermediary"]
+
+
+def _assisted_by(obj: Any) -> int | None:
+    for attribute in ("assisted_by_id", "filed_by_id"):
+        if getattr(obj, attribute, None) is not None:
+            return getattr(obj, attribute)
+    return None
+
+
+def _assisted_allows(user: Any, action: str, obj: Any) -> bool:
+    if not intermediary_units(user):
+        return False
+    if action in {"assisted.start", "assisted.list_own"}:
+        return True
+    return obj is not None and _assisted_by(obj) == user.pk
 
 
 def require(user: Any, action: str, obj: Any = None) -> None:

@@ -15,8 +15,10 @@ from tambo.catalog.queries import agency_calendar
 from tambo.core import audit, clock
 from tambo.core.errors import NotFound
 from tambo.identity import policy
+from tambo.identity.language import in_language_of
 
 from .models import Notice
+from .sms import SmsError, send_sms
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +73,47 @@ def deposit(
             "document": document_code,
         },
     )
-    transaction.on_commit(lambda: email_copy(notice.pk))
+    transaction.on_commit(lambda: send_copies(notice.pk))
     return notice
+
+
+def send_copies(notice_id: int) -> None:
+    """After commit: the e-mail copy, and the SMS alert for citizens without e-mail (or who asked)."""
+    email_copy(notice_id)
+    sms_copy(notice_id)
+
+
+def notice_link(notice: Notice) -> str:
+    return settings.TAMBO_PUBLIC_URL.rstrip("/") + f"/casilla/{notice.pk}/"
+
+
+def sms_text(number: str, link: str) -> str:
+    """The whole SMS: the filing number and a link, nothing personal (names, DNI, answers)."""
+    return _("%(site)s: nueva notificación del expediente %(number)s. Léala en %(link)s") % {
+        "site": settings.TAMBO_SITE_NAME,
+        "number": number,
+        "link": link,
+    }
+
+
+def wants_sms(citizen: Any) -> bool:
+    return bool(citizen.phone) and (not citizen.email or citizen.sms_notices)
+
+
+def sms_copy(notice_id: int) -> None:
+    """Send the SMS alert for a notice, in the citizen's language; at most once per notice."""
+    notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
+    if notice is None or notice.texted_at or not wants_sms(notice.citizen):
+        return
+    with in_language_of(notice.citizen):
+        text = sms_text(notice.filing.number, notice_link(notice))
+    try:
+        send_sms(notice.citizen.phone, text)
+    except SmsError as exc:
+        # The casilla holds the notice either way; a retryable failure leaves texted_at empty.
+        log.warning("SMS for notice %s not sent (retry=%s): %s", notice.pk, exc.retry, exc)
+        return
+    Notice.objects.filter(pk=notice.pk).update(texted_at=clock.now())
 
 
 def email_copy(notice_id: int) -> None:
@@ -80,18 +121,19 @@ def email_copy(notice_id: int) -> None:
     notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
     if notice is None or not notice.citizen.email or notice.emailed_at:
         return
-    link = settings.TAMBO_PUBLIC_URL.rstrip("/") + f"/casilla/{notice.pk}/"
+    link = notice_link(notice)
     try:
-        send_mail(
-            subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
-            message=_(
-                "Tiene una nueva notificación sobre el expediente %(number)s.\n"
-                "Léala en su casilla electrónica: %(link)s\n"
+        with in_language_of(notice.citizen):
+            send_mail(
+                subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
+                message=_(
+                    "Tiene una nueva notificación sobre el expediente %(number)s.\n"
+                    "Léala en su casilla electrónica: %(link)s\n"
+                )
+                % {"number": notice.filing.number, "link": link},
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                recipient_list=[notice.citizen.email],
             )
-            % {"number": notice.filing.number, "link": link},
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[notice.citizen.email],
-        )
     except OSError:
         log.warning("e-mail copy of notice %s not sent; the notice is in the casilla", notice.pk)
         return

@@ -28,6 +28,7 @@ class Notice(models.Model):
     effective_on = models.DateField(help_text="the day it takes effect")
     read_at = models.DateTimeField(null=True, blank=True)
     emailed_at = models.DateTimeField(null=True, blank=True)
+    texted_at = models.DateTimeField(null=True, blank=True)
     # Set for notices that must exist once per expediente (e.g. negative silence), so a
     # repeated sweep cannot deposit a second one.
     once_key = models.CharField(max_length=80, unique=True, null=True, blank=True)

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tambo.identity.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -150,6 +151,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 EMAIL_BACKEND = os.environ.get(
     "TAMBO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
 )
+# SMS notices and one-time codes: a dotted path to a sender class (docs/inclusion.md).
+TAMBO_SMS_BACKEND = os.environ.get("TAMBO_SMS_BACKEND", "tambo.inbox.sms.ConsoleSender")
+TAMBO_SMS_FILE = Path(os.environ.get("TAMBO_SMS_FILE", VAR_DIR / "sms.jsonl"))
 DEFAULT_FROM_EMAIL = os.environ.get("TAMBO_FROM_EMAIL", "no-responder@tambo.localhost")
 
 # Uploads: a request body may carry several documents; each file and each

@@ -9,6 +9,8 @@ DEBUG = False
 SECRET_KEY = "test-only-not-secret-tambo"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+TAMBO_SMS_BACKEND = "tambo.inbox.sms.FileSender"
+TAMBO_SMS_FILE = Path(tempfile.mkdtemp(prefix="tambo-test-sms-")) / "sms.jsonl"
 MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="tambo-test-media-"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

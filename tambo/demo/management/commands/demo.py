@@ -95,8 +95,15 @@ class Command(BaseCommand):
                 email=email,
                 language=lang,
             )
+        # José reads Quechua and also gets his notices by SMS (issue 6).
+        User.objects.filter(pk=citizens["jose"].pk).update(phone="+51987000111", sms_notices=True)
         officials = {}
         municipality = Agency.objects.get(code="MDSI")
+        # An intermediary at the municipality's front desk files for citizens who come in.
+        helper = self._user("tambo", "Inés", "Condori", email="tambo@example.pe")
+        Appointment.objects.get_or_create(
+            user=helper, unit=municipality.units.get(code="MP"), role="intermediary"
+        )
         for username, first, last, role in OFFICIALS:
             officials[username] = user = self._user(
                 username, first, last, email=f"{username}@example.pe"
@@ -114,6 +121,7 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"demo logins (password for all: {DEMO_PASSWORD}): citizens {', '.join(c[0] for c in CITIZENS)}; "
                 f"officials of MDSI {', '.join(o[0] for o in OFFICIALS)}; oficial-mtc, oficial-osiptel; "
+                "intermediary tambo (assisted filing); "
                 "admin (Django admin at /admin/)"
             )
         )
