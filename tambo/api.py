@@ -15,6 +15,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
 from tambo.core.errors import DomainError, ValidationFailed
+from tambo.core.ratelimit import RateLimited
 from tambo.identity.tokens import user_for_token
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,12 @@ def domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
         if isinstance(exc, ValidationFailed)
         else ({exc.field: exc.message} if exc.field else {})
     )
-    return api.create_response(
+    response = api.create_response(
         request, error_body(exc.code, exc.message, exc.field, fields), status=exc.status
     )
+    if isinstance(exc, RateLimited):
+        response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _loc_field(loc: list[Any]) -> str:

@@ -175,7 +175,13 @@ def _store_document(
     if field.max_mb:
         limit = min(limit, int(field.max_mb * 1024 * 1024))
     try:
-        checked = check_file(stream, accepted=field.accepted_types, max_bytes=limit)
+        checked = check_file(
+            stream,
+            accepted=field.accepted_types,
+            max_bytes=limit,
+            filename=filename,
+            claimed_type=getattr(stream, "content_type", None),
+        )
     except UploadRejected as exc:
         raise ValidationFailed({field_name: str(exc)}) from None
     if already + checked.size > settings.TAMBO_MAX_FILING_BYTES:

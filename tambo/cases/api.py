@@ -12,6 +12,8 @@ from ninja import File, Header, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from tambo.catalog import queries as catalog_queries
+from tambo.core import ratelimit
+from tambo.core.downloads import attachment
 from tambo.core.errors import NotFound
 
 from . import actions, queries
@@ -202,6 +204,7 @@ def submit(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Any:
     """File the draft. Repeating it (same draft or same Idempotency-Key) returns the same expediente (200)."""
+    ratelimit.check(request, "filing", per_user=True)
     result = actions.submit_draft(
         request.user, draft_id, idempotency_key=idempotency_key, channel="api"
     )
@@ -215,6 +218,7 @@ def file_directly(
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
 ) -> Any:
     """File a procedure that needs no uploads in one request."""
+    ratelimit.check(request, "filing", per_user=True)
     procedure = catalog_queries.get_procedure(payload.agency, payload.procedure)
     if procedure is None:
         raise NotFound("No such procedure.", field="procedure")
@@ -248,14 +252,13 @@ def filing_detail(request: HttpRequest, number: str) -> Any:
 @router.get("/filings/{number}/receipt.pdf")
 def filing_receipt(request: HttpRequest, number: str) -> HttpResponse:
     filing = queries.get_filing(request.user, number)
-    response = HttpResponse(receipt_pdf(filing), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="cargo-{filing.number}.pdf"'
-    return response
+    return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
 
 @router.post("/status", response=StatusOut, auth=None)
 def status(request: HttpRequest, payload: StatusIn) -> Any:
     """Status of an expediente for anyone holding its number and access code (nothing else)."""
+    ratelimit.check(request, "status")
     filing = queries.filing_by_access_code(payload.number[:40], payload.access_code[:12])
     if filing is None:
         raise NotFound("No expediente with that number and access code.", code="not_found")

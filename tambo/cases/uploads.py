@@ -1,12 +1,20 @@
-"""Check uploaded files by their content (magic bytes and a complete ending), not their name.
+"""Check uploaded files by their content (magic bytes and a complete ending), then their name.
 
 Only the types citizens need for evidence are accepted: PDF, JPEG and PNG. A file
-that is empty, cut short, or says it is one type but is another is refused.
+that is empty, cut short, or says it is one type but is another is refused. So is a file
+that is also another format (a ZIP or HTML polyglot), a PDF that carries active content
+(JavaScript, launch actions, embedded files, forms that submit, XFA), a PDF whose
+compressed streams inflate beyond a sane ratio (a compression bomb), and a name that is a
+path, hides characters, or whose extension disagrees with the content. See docs/security.md.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
+import unicodedata
+import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import IO
 
@@ -16,6 +24,40 @@ MEDIA_TYPES = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png
 TYPE_NAMES = {"pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_END = b"IEND\xaeB`\x82"
+# Extensions a name may end with for each type, and the content types a client may claim.
+EXTENSIONS = {"pdf": {".pdf"}, "jpeg": {".jpg", ".jpeg", ".jpe"}, "png": {".png"}}
+GENERIC_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
+CLAIMED_TYPES = {
+    "pdf": {"application/pdf", "application/x-pdf"},
+    "jpeg": {"image/jpeg", "image/pjpeg"},
+    "png": {"image/png", "image/x-png"},
+}
+MAX_NAME_CHARS = 200
+# PDF names that make a reader run, launch, submit or unpack something.
+ACTIVE_PDF_NAMES = {
+    b"JavaScript",
+    b"JS",
+    b"Launch",
+    b"EmbeddedFile",
+    b"EmbeddedFiles",
+    b"RichMedia",
+    b"XFA",
+    b"AA",
+    b"SubmitForm",
+    b"ImportData",
+    b"GoToE",
+    b"Sound",
+    b"Movie",
+}
+PDF_NAME = re.compile(rb"/([^\s/<>\[\]()%{}]+)")
+PDF_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+PDF_STREAM = re.compile(rb"stream\r?\n")
+# Markup a browser would sniff as HTML (or script) in the first bytes of a file.
+HTML_MARKERS = re.compile(
+    rb"<\s*(html|script|body|head|iframe|svg|object|embed|meta|!doctype|\?xml)", re.IGNORECASE
+)
+# All of a PDF's compressed streams together may inflate to at most this much.
+MAX_INFLATED_BYTES = 128 * 1024 * 1024
 
 
 class UploadRejected(ValueError):
@@ -52,8 +94,19 @@ def is_complete(kind: str, tail: bytes) -> bool:
     return False
 
 
-def check_file(stream: IO[bytes], *, accepted: tuple[str, ...], max_bytes: int) -> CheckedFile:
-    """Read the stream once: size, SHA-256, type by content, completeness."""
+def check_file(
+    stream: IO[bytes],
+    *,
+    accepted: tuple[str, ...],
+    max_bytes: int,
+    filename: str | None = None,
+    claimed_type: str | None = None,
+) -> CheckedFile:
+    """Read the stream: size, SHA-256, type by content, completeness, then what it hides.
+
+    ``filename`` and ``claimed_type`` (what the client said) must agree with the content
+    when given; nothing about the file is trusted from them.
+    """
     digest = hashlib.sha256()
     size = 0
     head = b""
@@ -83,7 +136,109 @@ def check_file(stream: IO[bytes], *, accepted: tuple[str, ...], max_bytes: int) 
         raise UploadRejected(
             _("El archivo está incompleto o dañado. Vuelva a generarlo y adjúntelo otra vez.")
         )
+    if HTML_MARKERS.search(head_bytes(stream)) or zipfile.is_zipfile(stream):
+        stream.seek(0)
+        raise UploadRejected(
+            _(
+                "El archivo contiene otro formato escondido y no se puede aceptar. Guárdelo de nuevo como %(type)s."
+            )
+            % {"type": TYPE_NAMES[kind]}
+        )
+    stream.seek(0)
+    if kind == "pdf":
+        check_pdf_content(stream.read())
+        stream.seek(0)
+    if filename is not None:
+        check_name(filename, kind)
+    if claimed_type is not None:
+        claimed = claimed_type.split(";")[0].strip().lower()
+        if claimed not in GENERIC_TYPES and claimed not in CLAIMED_TYPES[kind]:
+            raise UploadRejected(
+                _("El tipo declarado del archivo no coincide con su contenido (%(type)s).")
+                % {"type": TYPE_NAMES[kind]}
+            )
     return CheckedFile(kind, MEDIA_TYPES[kind], size, digest.hexdigest())
+
+
+def head_bytes(stream: IO[bytes], size: int = 1024) -> bytes:
+    stream.seek(0)
+    head = stream.read(size)
+    stream.seek(0)
+    return head
+
+
+def check_name(filename: str, kind: str) -> None:
+    """The name is shown back to people: no path, no hidden characters, the right extension."""
+    if (
+        "/" in filename
+        or "\\" in filename
+        or filename.startswith(".")
+        or any(unicodedata.category(ch)[0] in {"C", "Z"} and ch != " " for ch in filename)
+    ):
+        raise UploadRejected(
+            _(
+                "El nombre del archivo tiene caracteres no permitidos. Cámbielo y adjúntelo otra vez."
+            )
+        )
+    if len(filename) > MAX_NAME_CHARS:
+        raise UploadRejected(
+            _("El nombre del archivo es demasiado largo (máximo %(n)s caracteres).")
+            % {"n": MAX_NAME_CHARS}
+        )
+    extension = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if extension not in EXTENSIONS[kind]:
+        raise UploadRejected(
+            _("La extensión del nombre no coincide con el contenido: el archivo es %(type)s.")
+            % {"type": TYPE_NAMES[kind]}
+        )
+
+
+def _names(data: bytes) -> set[bytes]:
+    """Every PDF name in ``data``, with ``#xx`` escapes decoded (``/J#61vaScript``)."""
+    found = set()
+    for match in PDF_NAME.finditer(data):
+        name = match.group(1)
+        if b"#" in name:
+            name = PDF_NAME_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), name)
+        found.add(name)
+    return found
+
+
+def _inflated_names(data: bytes) -> set[bytes]:
+    """The names inside every zlib stream (object streams hide dictionaries there).
+
+    Inflation stops at ``MAX_INFLATED_BYTES`` over the whole file: beyond that the file is a
+    compression bomb (zlib inflates at most ~1000:1, so a 10 MB file could become 10 GB).
+    """
+    names: set[bytes] = set()
+    budget = MAX_INFLATED_BYTES
+    for match in PDF_STREAM.finditer(data):
+        start = match.end()
+        end = data.find(b"endstream", start)
+        inflater = zlib.decompressobj()
+        try:
+            chunk = inflater.decompress(data[start : end if end != -1 else len(data)], budget + 1)
+        except zlib.error:
+            continue  # not Flate (an image, or another filter): no dictionaries to read
+        budget -= len(chunk)
+        if budget < 0:
+            raise UploadRejected(
+                _("El PDF tiene contenido comprimido de forma anómala y no se puede aceptar.")
+            )
+        names |= _names(chunk)
+    return names
+
+
+def check_pdf_content(data: bytes) -> None:
+    """Refuse a PDF that would run, launch, submit or carry files when opened."""
+    names = _names(data) | _inflated_names(data)
+    if names & ACTIVE_PDF_NAMES:
+        raise UploadRejected(
+            _(
+                "El PDF contiene contenido activo (JavaScript, acciones automáticas, formularios "
+                "o archivos incrustados) y no se puede aceptar. Imprímalo a PDF o escanéelo de nuevo."
+            )
+        )
 
 
 def _mb(size: int) -> str:

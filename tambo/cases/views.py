@@ -16,7 +16,9 @@ from tambo.catalog import queries as catalog_queries
 from tambo.catalog.answers import validate_answers
 from tambo.catalog.presenters import form_fields, procedure_page
 from tambo.catalog.texts import localize
+from tambo.core.downloads import attachment
 from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from tambo.core.ratelimit import rate_limit
 
 from . import actions, queries, transitions
 from .presenters import answer_rows, filing_view, timeline_rows
@@ -106,6 +108,7 @@ def draft_form(request: HttpRequest, draft_id: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
+@rate_limit("filing", per_user=True)
 def review(request: HttpRequest, draft_id: str) -> HttpResponse:
     draft = _open_draft(request, draft_id)
     if hasattr(draft, "filing"):
@@ -162,9 +165,7 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
     filing = _own_filing(request, number)
-    response = HttpResponse(receipt_pdf(filing), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="cargo-{filing.number}.pdf"'
-    return response
+    return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
 
 @login_required
@@ -202,6 +203,7 @@ def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("status")
 def status_lookup(request: HttpRequest) -> HttpResponse:
     """Anyone with the filing number and access code sees the status, and nothing else."""
     errors: dict[str, str] = {}
@@ -304,6 +306,5 @@ def issued_document(request: HttpRequest, number: str, code: str) -> HttpRespons
     if document is None:
         raise Http404
     with document.file.open("rb") as handle:
-        response = HttpResponse(handle.read(), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{document.code}.pdf"'
-    return response
+        content = handle.read()
+    return attachment(content, f"{document.code}.pdf", "application/pdf")

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from ninja import File, Router, Schema
 from ninja.files import UploadedFile
 
+from tambo.core import ratelimit
 from tambo.core.errors import NotFound, ValidationFailed
 from tambo.identity import policy
 
@@ -47,6 +48,7 @@ class VerificationOut(Schema):
 @router.get("/verify/{code}", response=PublicDocumentOut, auth=None)
 def verify_code(request: HttpRequest, code: str) -> Any:
     """The public data of the registered document with this verification code."""
+    ratelimit.check(request, "verify")
     policy.require(request.user, "document.verify")
     found = by_code(code)
     if found is None:
@@ -57,6 +59,7 @@ def verify_code(request: HttpRequest, code: str) -> Any:
 @router.post("/verify", response=VerificationOut, auth=None)
 def verify_file(request: HttpRequest, file: File[UploadedFile]) -> Any:
     """Check a PDF: ``status`` is authentic, altered, not_signed, foreign_signature, unknown or not_pdf."""
+    ratelimit.check(request, "verify")
     policy.require(request.user, "document.verify")
     limit = settings.TAMBO_MAX_FILE_BYTES
     if file.size is not None and file.size > limit:

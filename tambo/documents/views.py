@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tambo.core.ratelimit import rate_limit
 from tambo.identity import policy
 
 from .public import normalize_code, public_document
@@ -19,6 +20,7 @@ from .verify import by_code, check_pdf
 
 
 @require_http_methods(["GET", "POST"])
+@rate_limit("verify", methods=("GET", "POST"))
 def verify_form(request: HttpRequest) -> HttpResponse:
     """GET ``?codigo=``: go to the code's page. POST a PDF (``archivo``): check it."""
     policy.require(request.user, "document.verify")
@@ -62,6 +64,7 @@ def verify_form(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
+@rate_limit("verify", methods=("GET",))
 def document(request: HttpRequest, code: str) -> HttpResponse:
     """What the register says about a verification code (404 if there is no such document)."""
     policy.require(request.user, "document.verify")

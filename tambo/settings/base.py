@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = BASE_DIR.parent
@@ -58,10 +59,15 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "tambo.demo",
+    # Serves the API docs' Swagger UI from our own static files (the strict CSP blocks a CDN).
+    "ninja",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tambo.core.middleware.SecurityHeadersMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -147,6 +153,63 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+# A refused CSRF check answers with our own 403 page (never Django's debug page).
+CSRF_FAILURE_VIEW = "tambo.core.views.csrf_failure"
+
+# Content-Security-Policy (django-csp): no inline script or style anywhere, nothing from other
+# origins. Forms may post to this site only, plus TAMBO_CSP_FORM_ACTION (for example the
+# national identity provider's login origin once OIDC is on). See docs/security.md.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF, *env_list("TAMBO_CSP_FORM_ACTION", [])],
+    }
+}
+# Powerful browser features no page of Tambo uses (the Permissions-Policy header).
+TAMBO_PERMISSIONS_POLICY = (
+    "camera=(), microphone=(), geolocation=(), payment=(), usb=(), "
+    "interest-cohort=(), browsing-topics=()"
+)
+
+# The cache (rate-limit counters). locmem is per process: enough for the embedded
+# single-process setup; several processes must share one, e.g. TAMBO_CACHE_URL=redis://host:6379/0
+# (Django's built-in RedisCache; install redis-py then).
+_CACHE_URL = os.environ.get("TAMBO_CACHE_URL", "")
+if _CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+TAMBO_RATE_LIMIT_CACHE = "default"
+# "count/seconds" per scope; each can be set from the environment, e.g.
+# TAMBO_RATE_LIMIT_LOGIN=5/60. Login, status and verification count per client IP; filing per
+# signed-in user.
+TAMBO_RATE_LIMITS = {
+    scope: os.environ.get(f"TAMBO_RATE_LIMIT_{scope.upper()}", default)
+    for scope, default in {
+        "login": "20/300",
+        "filing": "30/60",
+        "status": "30/300",
+        "verify": "60/300",
+    }.items()
+}
+# Behind a reverse proxy: the header carrying the client's address (e.g. X-Forwarded-For) and
+# how many proxies append to it. Empty: REMOTE_ADDR is the client.
+TAMBO_CLIENT_IP_HEADER = os.environ.get("TAMBO_CLIENT_IP_HEADER", "")
+TAMBO_TRUSTED_PROXIES = env_int("TAMBO_TRUSTED_PROXIES", 1)
 
 EMAIL_BACKEND = os.environ.get(
     "TAMBO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
