@@ -25,6 +25,7 @@ run: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/bandit -c pyproject.toml -r tambo -q --severity-level medium
 	DJANGO_SETTINGS_MODULE=tambo.settings.test $(BIN)/tambo makemigrations --check --dry-run
 	DJANGO_SETTINGS_MODULE=tambo.settings.test $(BIN)/tambo i18n_check --check-extracted
 

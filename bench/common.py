@@ -52,6 +52,7 @@ def server_env() -> dict[str, str]:
             "TAMBO_SECRET_KEY": "bench-only-secret",
             "TAMBO_SECURE_COOKIES": "0",
             "TAMBO_HSTS_SECONDS": "0",
+            "TAMBO_SSL_REDIRECT": "0",
             "TAMBO_BENCH_ENDPOINTS": "1",
             "TAMBO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "TAMBO_LOG_LEVEL": "WARNING",

@@ -255,7 +255,7 @@ def _next_number(agency_id: int, agency_code: str, year: int) -> str:
     repeated or skipped); the counter row is created the first time a year is used.
     """
     table = FilingCounter._meta.db_table
-    sql = f"UPDATE {table} SET last = last + 1 WHERE agency_id = %s AND year = %s RETURNING last"  # noqa: S608
+    sql = f"UPDATE {table} SET last = last + 1 WHERE agency_id = %s AND year = %s RETURNING last"  # noqa: S608 - table name from the model; values are parameters  # nosec B608
     with connection.cursor() as cursor:
         cursor.execute(sql, [agency_id, year])
         row = cursor.fetchone()

@@ -18,6 +18,7 @@ import zlib
 from dataclasses import dataclass
 from typing import IO
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 MEDIA_TYPES = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
@@ -56,8 +57,6 @@ PDF_STREAM = re.compile(rb"stream\r?\n")
 HTML_MARKERS = re.compile(
     rb"<\s*(html|script|body|head|iframe|svg|object|embed|meta|!doctype|\?xml)", re.IGNORECASE
 )
-# All of a PDF's compressed streams together may inflate to at most this much.
-MAX_INFLATED_BYTES = 128 * 1024 * 1024
 
 
 class UploadRejected(ValueError):
@@ -170,8 +169,7 @@ def head_bytes(stream: IO[bytes], size: int = 1024) -> bytes:
 def check_name(filename: str, kind: str) -> None:
     """The name is shown back to people: no path, no hidden characters, the right extension."""
     if (
-        "/" in filename
-        or "\\" in filename
+        any(ch in filename for ch in '/\\:<>"|?*')
         or filename.startswith(".")
         or any(unicodedata.category(ch)[0] in {"C", "Z"} and ch != " " for ch in filename)
     ):
@@ -207,11 +205,11 @@ def _names(data: bytes) -> set[bytes]:
 def _inflated_names(data: bytes) -> set[bytes]:
     """The names inside every zlib stream (object streams hide dictionaries there).
 
-    Inflation stops at ``MAX_INFLATED_BYTES`` over the whole file: beyond that the file is a
+    Inflation stops at ``TAMBO_MAX_PDF_INFLATED_BYTES`` over the whole file: beyond that the file is a
     compression bomb (zlib inflates at most ~1000:1, so a 10 MB file could become 10 GB).
     """
     names: set[bytes] = set()
-    budget = MAX_INFLATED_BYTES
+    budget = settings.TAMBO_MAX_PDF_INFLATED_BYTES
     for match in PDF_STREAM.finditer(data):
         start = match.end()
         end = data.find(b"endstream", start)

@@ -108,7 +108,7 @@ def parse_file(path: Path) -> AgencyFile | ProcedureFile:
     try:
         text = path.read_text(encoding="utf-8")
         node = yaml.compose(text, Loader=SAFE_LOADER)
-        data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - a safe loader
+        data = yaml.load(text, Loader=SAFE_LOADER)  # noqa: S506 - SAFE_LOADER is a yaml.SafeLoader subclass  # nosec B506
     except UnicodeDecodeError:
         raise CatalogError([FileProblem(name, None, "not UTF-8 text")]) from None
     except yaml.MarkedYAMLError as exc:

@@ -225,6 +225,9 @@ TAMBO_MAX_FILE_BYTES = env_int("TAMBO_MAX_FILE_BYTES", 10 * 1024 * 1024)
 TAMBO_MAX_FILING_BYTES = env_int("TAMBO_MAX_FILING_BYTES", 30 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TAMBO_MAX_FILING_BYTES + 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# A PDF's compressed streams together may inflate to at most this much when its content is
+# checked for active parts; more is a compression bomb and the file is refused.
+TAMBO_MAX_PDF_INFLATED_BYTES = env_int("TAMBO_MAX_PDF_INFLATED_BYTES", 128 * 1024 * 1024)
 
 # The deploying agency's branding (never the State's coat of arms: see docs).
 TAMBO_SITE_NAME = os.environ.get("TAMBO_SITE_NAME", "Tambo")

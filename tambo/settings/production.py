@@ -24,8 +24,19 @@ if os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys") == "tambo-demo-ke
 
 SESSION_COOKIE_SECURE = env_bool("TAMBO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env_bool("TAMBO_SSL_REDIRECT", False)
+# HTTPS only: plain-HTTP requests are redirected (the proxy says which were HTTPS through
+# X-Forwarded-Proto, below). TAMBO_SSL_REDIRECT=0 only where a proxy already redirects.
+SECURE_SSL_REDIRECT = env_bool("TAMBO_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("TAMBO_HSTS_SECONDS", 31536000)
+# HSTS covers the site's own subdomains (Tambo runs on a host of its own, e.g.
+# tramites.<agencia>.gob.pe; its parent domain is not affected).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TAMBO_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("TAMBO_HSTS_PRELOAD", False)
+if not SECURE_HSTS_PRELOAD:
+    # Silenced on purpose: browsers' preload list takes registrable domains, and Tambo runs on
+    # an agency's subdomain; preloading is the agency's decision for its whole domain
+    # (TAMBO_HSTS_PRELOAD=1 turns it on, and the check with it).
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.ScryptPasswordHasher",

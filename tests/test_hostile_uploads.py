@@ -1,0 +1,164 @@
+"""Every file of the hostile corpus (tests/hostile) is refused, over the web form and the API.
+
+Refused means: a clear message on the file field (422), no traceback, and nothing stored —
+no Document row and no file under MEDIA_ROOT. The bodies are encoded by hand so that the
+names reach the server exactly as an attacker would send them.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
+
+from tambo.cases import actions
+from tambo.cases.models import Document, Draft
+from tambo.demo.samples import MINIMAL_PDF
+from tambo.identity.models import ApiToken
+
+from .conftest import answers_for
+from .hostile import CORPUS, SMALL_INFLATE_LIMIT, SMALL_LIMIT, TRAVERSAL_NAMES, Hostile
+
+pytestmark = pytest.mark.django_db
+BOUNDARY = "----tambo-hostile-boundary"
+
+
+@pytest.fixture(autouse=True)
+def small_limits(settings):
+    settings.TAMBO_MAX_FILE_BYTES = SMALL_LIMIT
+    settings.TAMBO_MAX_PDF_INFLATED_BYTES = SMALL_INFLATE_LIMIT
+
+
+def multipart(fields: dict[str, str], file_field: str, item: Hostile) -> bytes:
+    """A multipart body with the file's name sent verbatim (RFC 5987 ``filename*``)."""
+    parts = []
+    for name, value in fields.items():
+        parts.append(
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        )
+    parts.append(
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f"filename*=UTF-8''{quote(item.name, safe='')}\r\n"
+            f"Content-Type: {item.content_type}\r\n\r\n"
+        ).encode()
+        + item.data
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+def all_types_field(catalog):
+    """A procedure and a file field accepting PDF, JPEG and PNG (so every check is reached)."""
+    for proc in catalog.order_by("agency__code", "code"):
+        for field in proc.current_version.file.form:
+            if field.type == "file" and set(field.accepted_types) == {"pdf", "jpeg", "png"}:
+                return proc, field
+    raise AssertionError("the demo catalogue has no file field accepting pdf, jpeg and png")
+
+
+def media_files() -> set[Path]:
+    root = Path(settings.MEDIA_ROOT)
+    return {p for p in root.rglob("*") if p.is_file()}
+
+
+def assert_nothing_stored(before: set[Path]) -> None:
+    assert not Document.objects.exists()
+    assert media_files() == before
+
+
+@pytest.mark.parametrize("item", CORPUS, ids=[c.id for c in CORPUS])
+def test_hostile_file_is_refused_through_the_web_form(item, web, citizen, catalog):
+    proc, field = all_types_field(catalog)
+    draft_url = web.post(reverse("cases:start", args=[proc.agency.code, proc.code]))["Location"]
+    answers = {
+        k: ("yes" if v is True else "no" if v is False else str(v))
+        for k, v in answers_for(proc).items()
+    }
+    before = media_files()
+    response = web.post(
+        draft_url,
+        data=multipart({**answers, "continue": "1"}, field.name, item),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    html = response.content.decode()
+    assert response.status_code == 422, html[:500]
+    assert f'id="error-{field.name}"' in html
+    assert "Traceback" not in html
+    assert_nothing_stored(before)
+
+
+@pytest.mark.parametrize("item", CORPUS, ids=[c.id for c in CORPUS])
+def test_hostile_file_is_refused_through_the_api(item, citizen, catalog):
+    proc, field = all_types_field(catalog)
+    _token, raw = ApiToken.issue(citizen, "tests")
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    draft = actions.start_draft(citizen, proc.current_version)
+    before = media_files()
+    response = api.post(
+        f"/api/v1/drafts/{draft.pk}/documents/{field.name}",
+        data=multipart({}, "file", item),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    assert response.status_code == 422, response.content[:500]
+    error = response.json()["error"]
+    assert error["code"] == "validation_error"
+    assert error["fields"][field.name]
+    assert "Traceback" not in response.content.decode()
+    assert_nothing_stored(before)
+
+
+@pytest.mark.parametrize(
+    "name", [c.name for c in CORPUS if c.id.startswith("name-")] + TRAVERSAL_NAMES
+)
+def test_hostile_names_are_refused_by_the_action_itself(name, citizen, catalog):
+    """Any channel that hands a raw name to the action (not only HTTP) gets the refusal."""
+    proc, field = all_types_field(catalog)
+    draft = actions.start_draft(citizen, proc.current_version)
+    before = media_files()
+    with pytest.raises(actions.ValidationFailed) as info:
+        actions.attach_document(citizen, draft.pk, field.name, io.BytesIO(MINIMAL_PDF), name)
+    assert info.value.errors[field.name]
+    assert_nothing_stored(before)
+
+
+@pytest.mark.parametrize("name", TRAVERSAL_NAMES)
+def test_a_traversal_name_over_http_is_reduced_to_a_bare_name_and_never_used_as_a_path(
+    name, citizen, catalog
+):
+    """Django's parser keeps only the last part of the name; the file is stored by its id."""
+    proc, field = all_types_field(catalog)
+    _token, raw = ApiToken.issue(citizen, "tests")
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    draft = actions.start_draft(citizen, proc.current_version)
+    response = api.post(
+        f"/api/v1/drafts/{draft.pk}/documents/{field.name}",
+        data=multipart({}, "file", Hostile("t", name, MINIMAL_PDF)),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    assert response.status_code == 201, response.content
+    document = Document.objects.get()
+    assert "/" not in document.original_name and "\\" not in document.original_name
+    assert document.original_name.endswith(".pdf")
+    stored = Path(document.file.path).resolve()
+    assert stored.is_relative_to(Path(settings.MEDIA_ROOT).resolve())
+    assert stored.name == str(document.pk)
+
+
+def test_a_clean_pdf_jpeg_and_png_are_still_accepted(web, citizen, catalog):
+    """The corpus is refused for what it hides, not because the checks refuse everything."""
+    from .conftest import PNG_1PX
+    from .hostile import MINIMAL_JPEG
+
+    proc, field = all_types_field(catalog)
+    draft = actions.start_draft(citizen, proc.current_version)
+    for name, data in [("a.pdf", MINIMAL_PDF), ("b.jpg", MINIMAL_JPEG), ("c.png", PNG_1PX)]:
+        stream = io.BytesIO(data)
+        document = actions.attach_document(citizen, draft.pk, field.name, stream, name)
+        assert document.original_name == name
+    assert Draft.objects.get(pk=draft.pk).documents.count() == 1
