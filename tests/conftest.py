@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from tambo.catalog.loader import load_directory
@@ -28,6 +29,7 @@ def fresh_process_caches():
     from tambo.catalog.queries import forget_cached_catalog
 
     forget_cached_catalog()
+    cache.clear()  # rate-limit counters
     yield
     forget_cached_catalog()
 

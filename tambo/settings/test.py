@@ -26,3 +26,11 @@ WHITENOISE_USE_FINDERS = True
 TAMBO_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="tambo-test-keys-"))
 # Seal after every commit, so tests see the chain at once.
 TAMBO_AUDIT_SEAL_INTERVAL = 0
+# Rate limits stay on in tests, high enough that no test meets them by accident;
+# tests/test_ratelimit.py sets low ones. tests/conftest.py clears the cache between tests.
+TAMBO_RATE_LIMITS = {
+    "login": "1000/60",
+    "filing": "1000/60",
+    "status": "1000/60",
+    "verify": "1000/60",
+}
