@@ -279,7 +279,7 @@ def _insert_filing_postgres(filing: Filing, year: int, actor: Any, audit_data: d
     counter, table = FilingCounter._meta.db_table, Filing._meta.db_table
     quote = connection.ops.quote_name
     prelude = (
-        f"counter AS (INSERT INTO {counter} (agency_id, year, last) VALUES (%s, %s, 1) "  # noqa: S608
+        f"counter AS (INSERT INTO {counter} (agency_id, year, last) VALUES (%s, %s, 1) "  # noqa: S608 - table names from the models; values are parameters  # nosec B608
         f"ON CONFLICT (agency_id, year) DO UPDATE SET last = {counter}.last + 1 "
         f"RETURNING last), "
         f"filing AS (INSERT INTO {table} (number, {', '.join(quote(f.column) for f in fields)}) "

@@ -136,7 +136,7 @@ def record_with_statement(
         raise RuntimeError("audit entries must be written inside the action's transaction")
     entries, pending = AuditEntry._meta.db_table, PendingSeal._meta.db_table
     sql = (
-        f"WITH {prelude}, "  # noqa: S608 — table names from the models; values are parameters
+        f"WITH {prelude}, "  # noqa: S608 — table names from the models; values are parameters  # nosec B608
         f"audit_entry AS (INSERT INTO {entries} (at, actor_id, actor_label, action, object_type, "
         f"object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, ({object_id_sql}), %s, "
         f"CAST(%s AS jsonb)) RETURNING id), "

@@ -12,7 +12,7 @@ def _lookup_sql() -> str:
     users, tokens = User._meta.db_table, ApiToken._meta.db_table
     columns = ", ".join(f'u."{field.column}"' for field in User._meta.concrete_fields)
     return (
-        f'SELECT {columns} FROM "{users}" u JOIN "{tokens}" t ON t."user_id" = u."id" '  # noqa: S608
+        f'SELECT {columns} FROM "{users}" u JOIN "{tokens}" t ON t."user_id" = u."id" '  # noqa: S608 - table and column names from the models; the hash is a parameter  # nosec B608
         f'WHERE t."token_hash" = %s AND u."is_active"'
     )
 
