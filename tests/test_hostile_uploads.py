@@ -162,3 +162,43 @@ def test_a_clean_pdf_jpeg_and_png_are_still_accepted(web, citizen, catalog):
         document = actions.attach_document(citizen, draft.pk, field.name, stream, name)
         assert document.original_name == name
     assert Draft.objects.get(pk=draft.pk).documents.count() == 1
+
+
+REASONS = {
+    "pdf-flate-bomb": "comprimido de forma anómala",
+    "pdf-truncated": "incompleto o dañado",
+    "pdf-claimed-as-html": "tipo declarado",
+    "name-very-long": "demasiado largo",
+    "empty": "vacío",
+    "oversized": "pesa más de",
+}
+
+
+def expected_reason(item: Hostile) -> str:
+    if item.id in REASONS:
+        return REASONS[item.id]
+    if item.id.startswith("pdf-") and not item.id.startswith(("pdf-zip", "pdf-html", "pdf-named")):
+        return "contenido activo"
+    if "polyglot" in item.id or item.id in {"jpeg-html-in-comment", "png-with-html-chunk"}:
+        return "otro formato escondido"
+    if item.id in {"png-named-pdf", "pdf-named-jpg", "pdf-named-exe"}:
+        return "extensión del nombre"
+    if item.id.startswith("name-"):
+        return "caracteres no permitidos"
+    return "no es de un tipo permitido"
+
+
+@pytest.mark.parametrize("item", CORPUS, ids=[c.id for c in CORPUS])
+def test_each_hostile_file_is_refused_for_what_it_is(item, settings):
+    """Each case meets the check written for it (not merely some other refusal)."""
+    from tambo.cases.uploads import UploadRejected, check_file
+
+    with pytest.raises(UploadRejected) as info:
+        check_file(
+            io.BytesIO(item.data),
+            accepted=("pdf", "jpeg", "png"),
+            max_bytes=SMALL_LIMIT,
+            filename=item.name,
+            claimed_type=item.content_type,
+        )
+    assert expected_reason(item) in str(info.value)
