@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from dataclasses import dataclass
@@ -114,9 +115,12 @@ def _ms(started: float) -> float:
 def _post(
     url: str, headers: dict[str, str], body: bytes, timeout: float
 ) -> tuple[int, dict, bytes]:
+    if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        # Only HTTP(S): a file: or custom-scheme node in the registry must not open local files.
+        raise ExchangeError("provider_url_invalid", "La dirección del proveedor no es http(s).")
     request = urllib.request.Request(url, data=body, headers=headers, method="POST")  # noqa: S310 - registry URLs
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above  # nosec B310
             return (
                 response.status,
                 {k.lower(): v for k, v in response.headers.items()},
