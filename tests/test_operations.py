@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import sys
@@ -9,8 +10,9 @@ import sys
 import pytest
 from django.db import OperationalError
 
-from tambo.core import health
+from tambo.core import clock, health
 from tambo.core.logs import JsonFormatter, RequestIdFilter, logging_config
+from tambo.identity.models import User
 
 from .conftest import token_client
 
@@ -158,3 +160,47 @@ def test_production_logs_json_and_development_text():
     assert logging_config("text", "INFO")["handlers"]["console"]["formatter"] == "text"
 
 
+@pytest.mark.django_db
+def test_generated_expedientes_spread_over_agencies_units_states_and_keep_numbers_unique(catalog):
+    """`tambo demo --scale N` and the back-office bench share this generator (PostgreSQL only)."""
+    from django.db import connection
+
+    from tambo.cases import actions
+    from tambo.cases.models import Filing
+    from tambo.catalog.models import Agency
+    from tambo.demo import generate
+
+    from .conftest import answers_for, without_file_field
+
+    if connection.vendor != "postgresql":
+        with pytest.raises(RuntimeError, match="PostgreSQL"):
+            generate.generate_filings(10, dt.date(2026, 6, 1), [1])
+        return
+    citizens = generate.make_citizens(5, prefix="gen-test")
+    assert generate.make_citizens(5, prefix="gen-test") == citizens  # created once
+    made = generate.generate_filings(700, dt.date(2026, 6, 1), citizens)
+    assert made == 700
+    rows = Filing.objects.filter(channel=generate.CHANNEL)
+    assert rows.count() == 700
+    assert rows.values("agency").distinct().count() == Agency.objects.count()
+    assert rows.values("unit").distinct().count() >= 5
+    assert set(rows.values_list("status", flat=True)) >= {"received", "in_evaluation", "observed"}
+    assert rows.values("citizen").distinct().count() == 5
+    # A real filing afterwards takes the number after the generated ones.
+    proc = without_file_field(catalog)
+    citizen = User.objects.get(pk=citizens[0])
+    with clock.frozen(dt.datetime(2026, 6, 2, 10, tzinfo=clock.LIMA)):
+        filing = actions.file_directly(citizen, proc, answers_for(proc)).filing
+    same_agency = Filing.objects.filter(agency=proc.agency)
+    assert int(filing.number.rsplit("-", 1)[1]) == same_agency.count()
+    assert same_agency.values("number").distinct().count() == same_agency.count()
+
+
+def test_demo_scale_refuses_sqlite_with_a_clear_message(settings):
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        pytest.skip("the PostgreSQL pass runs the generator itself (test above)")
+    with pytest.raises(CommandError, match="PostgreSQL"):
+        call_command("demo", "--scale", "10", "--catalog", "/nonexistent")

@@ -22,14 +22,12 @@ if os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys") == "tambo-demo-ke
         "keys), and not to the published demo password"
     )
 
+# JSON lines with the request id unless TAMBO_LOG_FORMAT=text.
 LOGGING = logging_config(  # noqa: F405
     os.environ.get("TAMBO_LOG_FORMAT", "json"), os.environ.get("TAMBO_LOG_LEVEL", "INFO")
 )
 SESSION_COOKIE_SECURE = env_bool("TAMBO_SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = LOGGING = logging_config(  # noqa: F405
-    os.environ.get("TAMBO_LOG_FORMAT", "json"), os.environ.get("TAMBO_LOG_LEVEL", "INFO")
-)
-SESSION_COOKIE_SECURE
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("TAMBO_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = env_int("TAMBO_HSTS_SECONDS", 31536000)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
