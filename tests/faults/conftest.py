@@ -24,6 +24,7 @@ CITIZENS = 8
 SETUP = f"""
 import json, random
 from tambo.catalog.models import Procedure
+from tambo.catalog.answers import validate_answers
 from tambo.demo.samples import sample_answers
 from tambo.identity.models import ApiToken, User
 out = {{"tokens": [], "plain": None, "with_file": None}}
@@ -34,12 +35,16 @@ for i in range({CITIZENS}):
 for proc in Procedure.objects.select_related("agency", "current_version").order_by("agency__code", "code"):
     form = proc.current_version.file.form
     files = [f for f in form if f.type == "file"]
-    entry = {{"agency": proc.agency.code, "procedure": proc.code,
-             "answers": sample_answers(proc.current_version.file, random.Random(7))}}
+    answers = sample_answers(proc.current_version.file, random.Random(7))
+    # What the expediente must hold: the answers as the validator stores them.
+    stored = validate_answers(proc.current_version.file, answers, {{f.name for f in files}})[0]
+    entry = {{"agency": proc.agency.code, "procedure": proc.code, "answers": answers,
+             "stored": json.loads(json.dumps(stored, default=str))}}
     if not files and out["plain"] is None:
         out["plain"] = entry
-    if len(files) == 1 and files[0].required and "application/pdf" in files[0].accepted_types and out["with_file"] is None:
-        entry["field"] = files[0].name
+    required = [f for f in files if f.required]
+    if len(required) == 1 and "pdf" in required[0].accepted_types and out["with_file"] is None:
+        entry["field"] = required[0].name
         out["with_file"] = entry
 print(json.dumps(out))
 """
@@ -72,6 +77,7 @@ def cluster() -> Iterator[Cluster]:
         tambo(env, "collectstatic", "--noinput", "-v", "0")
         cluster.static = var_dir / "static"
         cluster.setup = json.loads(tambo(env, "shell", "-c", SETUP).strip().splitlines()[-1])
+        assert cluster.setup["plain"] and cluster.setup["with_file"], cluster.setup
         cluster.keys = var_dir / "keys"
         yield cluster
     finally:

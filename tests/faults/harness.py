@@ -38,7 +38,9 @@ def free_port() -> int:
 
 def pg_bin() -> Path:
     """The newest PostgreSQL server binaries installed (Debian puts them out of PATH)."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if found:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
@@ -74,7 +76,17 @@ class Cluster:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
             "-c fsync=off -c full_page_writes=off -c max_connections=120 -c shared_buffers=64MB"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
 
     def crash(self) -> None:
         """``pg_ctl stop -m immediate``: every backend dies at once, no checkpoint."""
@@ -107,7 +119,7 @@ def tambo_env(cluster: Cluster, database: str, var_dir: Path, **extra: str) -> d
         DJANGO_SETTINGS_MODULE="tambo.settings.production",
         DATABASE_URL=cluster.url(database),
         TAMBO_SECRET_KEY="fault-tests-" + "x" * 50,
-        TAMBO_SIGNING_PASSWORD="fault-tests-keys",  # noqa: S106 - throwaway keys
+        TAMBO_SIGNING_PASSWORD="fault-tests-keys",
         TAMBO_ALLOWED_HOSTS="127.0.0.1",
         TAMBO_SECURE_COOKIES="0",
         TAMBO_HSTS_SECONDS="0",
@@ -137,9 +149,13 @@ def tambo(env: dict[str, str], *args: str, timeout: float = 300) -> str:
 class Gunicorn:
     """gunicorn with ``deploy/gunicorn.conf.py`` on a free port; ``kill9`` kills master and workers."""
 
-    def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.env = {**env, "TAMBO_BIND": f"127.0.0.1:{self.port}", "TAMBO_WEB_WORKERS": str(workers)}
+    def __init__(self, env: dict[str, str], workers: int, log: Path, port: int = 0) -> None:
+        self.port = port or free_port()
+        self.env = {
+            **env,
+            "TAMBO_BIND": f"127.0.0.1:{self.port}",
+            "TAMBO_WEB_WORKERS": str(workers),
+        }
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -239,7 +255,9 @@ def call(
         raw = response.read()
         content_type = response.getheader("Content-Type", "")
         parsed: Any = json.loads(raw) if "json" in content_type and raw else raw
-        return Answer(response.status, parsed, time.monotonic() - started, dict(response.getheaders()))
+        return Answer(
+            response.status, parsed, time.monotonic() - started, dict(response.getheaders())
+        )
     except (OSError, http.client.HTTPException) as exc:
         return Answer(0, None, time.monotonic() - started, {}, f"{exc.__class__.__name__}: {exc}")
     finally:
@@ -249,7 +267,11 @@ def call(
 def multipart(field: str, filename: str, content: bytes, media_type: str) -> tuple[bytes, str]:
     boundary = "tambofaults" + os.urandom(8).hex()
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{filename}\"\r\n"
-        f"Content-Type: {media_type}\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{field}"; filename="{filename}"\r\n'
+            f"Content-Type: {media_type}\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"

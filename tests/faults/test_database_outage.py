@@ -30,7 +30,9 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
     server = Gunicorn(site.env(), workers=3, log=tmp_path / "gunicorn.log")
     server.start()
     tokens = site.tokens
-    results: list[tuple[float, float, str, Answer, str | None]] = []  # (start, end, kind, answer, key)
+    results: list[
+        tuple[float, float, str, Answer, str | None]
+    ] = []  # (start, end, kind, answer, key)
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -55,13 +57,17 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
                 )
                 kind = "file"
             elif i % 3 == 1:
-                answer = call(server.port, "GET", "/api/v1/filings", headers=auth, timeout=CLIENT_TIMEOUT)
+                answer = call(
+                    server.port, "GET", "/api/v1/filings", headers=auth, timeout=CLIENT_TIMEOUT
+                )
                 kind = "list"
             else:
                 answer = call(server.port, "GET", "/tramites/", timeout=CLIENT_TIMEOUT)
                 kind = "page"
             with lock:
-                results.append((start, time.monotonic(), kind, answer, (token, key) if key else None))
+                results.append(
+                    (start, time.monotonic(), kind, answer, (token, key) if key else None)
+                )
             time.sleep(0.05)
 
     pool = ThreadPoolExecutor(8)
@@ -108,10 +114,16 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
     during = []
     for start, end, kind, answer, _key in results:
         statuses[answer.status] = statuses.get(answer.status, 0) + 1
-        assert answer.status != 0, f"{kind}: no HTTP answer ({answer.error}) after {end - start:.1f} s"
-        assert answer.status in {200, 201, 503}, f"{kind}: unexpected {answer.status}: {answer.body!r:.300}"
+        assert answer.status != 0, (
+            f"{kind}: no HTTP answer ({answer.error}) after {end - start:.1f} s"
+        )
+        assert answer.status in {200, 201, 503}, (
+            f"{kind}: unexpected {answer.status}: {answer.body!r:.300}"
+        )
         if answer.status == 503:
-            assert answer.seconds <= OUTAGE_ANSWER_LIMIT, f"{kind}: 503 only after {answer.seconds:.1f} s"
+            assert answer.seconds <= OUTAGE_ANSWER_LIMIT, (
+                f"{kind}: 503 only after {answer.seconds:.1f} s"
+            )
             assert int(answer.headers.get("Retry-After", "0")) > 0
             if kind != "page":
                 assert answer.body["error"]["code"] == "service_unavailable", answer.body
