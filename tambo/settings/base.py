@@ -216,6 +216,9 @@ TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
 # database and run by `tambo db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
+# Expedientes the sweep locks and changes per transaction (a crash loses at most one batch's
+# work, which the next run redoes; smaller batches hold locks for less time).
+TAMBO_SWEEP_BATCH = env_int("TAMBO_SWEEP_BATCH", 5000)
 # How many pending audit entries one sealing pass takes.
 TAMBO_AUDIT_SEAL_BATCH = env_int("TAMBO_AUDIT_SEAL_BATCH", 500)
 # Seconds between after-commit sealing attempts of one process (0: after every commit).
