@@ -204,3 +204,12 @@ def test_demo_scale_refuses_sqlite_with_a_clear_message(settings):
         pytest.skip("the PostgreSQL pass runs the generator itself (test above)")
     with pytest.raises(CommandError, match="PostgreSQL"):
         call_command("demo", "--scale", "10", "--catalog", "/nonexistent")
+
+
+def test_queue_reads_use_the_primary_without_a_replica_and_migrations_stay_on_the_primary():
+    from tambo.core.replica import PrimaryReplicaRouter, dashboard_alias
+
+    assert dashboard_alias() == "default"
+    router = PrimaryReplicaRouter()
+    assert router.allow_migrate("default", "cases") and not router.allow_migrate("replica", "cases")
+    assert router.db_for_write(object) == "default"

@@ -120,6 +120,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         keepalives_count=3,
         tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
     )
+if os.environ.get("DATABASE_REPLICA_URL"):
+    # A streaming replica for lag-tolerant reads (back-office queues): see docs/scaling.md.
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            os.environ["DATABASE_REPLICA_URL"],
+            conn_max_age=env_int("TAMBO_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        ),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["tambo.core.replica.PrimaryReplicaRouter"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed while a filing is written; IMMEDIATE avoids
     # "database is locked" upgrades from read to write inside a transaction.
