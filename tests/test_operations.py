@@ -213,3 +213,39 @@ def test_queue_reads_use_the_primary_without_a_replica_and_migrations_stay_on_th
     router = PrimaryReplicaRouter()
     assert router.allow_migrate("default", "cases") and not router.allow_migrate("replica", "cases")
     assert router.db_for_write(object) == "default"
+
+
+@pytest.mark.django_db
+def test_files_and_rows_a_crash_left_without_owner_are_removed_and_nothing_else(citizen, catalog):
+    import os
+
+    from django.core.files.base import ContentFile
+
+    from tambo.cases import actions
+    from tambo.cases.cleanup import remove_orphans
+    from tambo.cases.models import Document
+
+    from .conftest import pdf_upload, with_file_field
+
+    proc = with_file_field(catalog)
+    draft = actions.start_draft(citizen, proc.current_version)
+    field = next(f.name for f in proc.current_version.file.form if f.type == "file")
+    unlinked = actions.attach_document(citizen, draft.pk, field, pdf_upload(), "a.pdf")
+    # Replacing it unlinks the first one, to be deleted after commit — which the test's
+    # transaction never reaches: exactly what a kill -9 right after the commit leaves.
+    kept = actions.attach_document(citizen, draft.pk, field, pdf_upload(), "b.pdf")
+    assert Document.objects.get(pk=unlinked.pk).draft_id is None
+    storage = Document.file.field.storage
+    old_orphan = storage.save("documents/2026/01/orphan-old", ContentFile(b"x"))
+    new_orphan = storage.save("documents/2026/01/orphan-new", ContentFile(b"y"))
+    hours_ago = dt.datetime.now().timestamp() - 7200
+    os.utime(storage.path(old_orphan), (hours_ago, hours_ago))
+    os.utime(storage.path(kept.file.name), (hours_ago, hours_ago))
+
+    assert remove_orphans() == (1, 1)
+    assert not Document.objects.filter(pk=unlinked.pk).exists()
+    assert not storage.exists(unlinked.file.name)
+    assert not storage.exists(old_orphan)
+    assert storage.exists(new_orphan), "a file still within the upload grace period was removed"
+    assert storage.exists(kept.file.name) and Document.objects.filter(pk=kept.pk).exists()
+    assert remove_orphans() == (0, 0)
