@@ -131,6 +131,9 @@ def tambo_env(cluster: Cluster, database: str, var_dir: Path, **extra: str) -> d
         TAMBO_LOG_LEVEL="WARNING",
         TAMBO_DB_CONNECT_TIMEOUT="2",
         TAMBO_DB_STATEMENT_TIMEOUT_MS="5000",
+        # Worker boot (imports) on a shared, loaded CI machine can pass gunicorn's 30 s; the
+        # tests hold every answer to their own, much shorter limits.
+        TAMBO_WEB_TIMEOUT="120",
     )
     env.update(extra)
     return env
@@ -159,7 +162,7 @@ class Gunicorn:
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, wait: float = 60) -> None:
+    def start(self, wait: float = 240) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [str(VENV_BIN / "gunicorn"), "-c", str(REPO / "deploy" / "gunicorn.conf.py")],
