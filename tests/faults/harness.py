@@ -176,6 +176,7 @@ class Gunicorn:
             if status == 200:
                 return
             time.sleep(0.2)
+        self.kill9()  # leave no server behind
         raise AssertionError(f"gunicorn did not answer in {wait} s: {self.log.read_text()[-3000:]}")
 
     def workers(self) -> list[int]:
