@@ -36,8 +36,11 @@ ENQUEUE = "from tambo.cases.tasks import sweep_task; print(sweep_task.enqueue().
 
 
 def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site, tmp_path):
-    env = site.env(TAMBO_SWEEP_BATCH="200", TAMBO_LOG_LEVEL="INFO")
-    facts = json.loads(tambo(env, "shell", "-c", GENERATE).strip().splitlines()[-1])
+    # Generous connection wait: on a loaded machine a worker must not die before it starts.
+    env = site.env(TAMBO_SWEEP_BATCH="200", TAMBO_LOG_LEVEL="INFO", TAMBO_DB_CONNECT_TIMEOUT="15")
+    # Loading data is maintenance: no statement timeout for it (as docs/operations.md says).
+    loader = {**env, "TAMBO_DB_STATEMENT_TIMEOUT_MS": "0"}
+    facts = json.loads(tambo(loader, "shell", "-c", GENERATE).strip().splitlines()[-1])
     assert facts["made"] == ROWS
     today = facts["today"]
     sql = site.cluster.sql
