@@ -1,6 +1,6 @@
 """(c) The task worker running the sweep is killed (SIGKILL) in the middle of it.
 
-The sweep runs as a queued task in ``tambo db_worker``, in batches of 200 expedientes
+The sweep runs as a queued task in ``tambo db_worker``, in batches of 100 expedientes
 (``TAMBO_SWEEP_BATCH``). The worker is killed as soon as the first notices are committed.
 The next run (a new task, as the timer would queue) completes the work: every notice,
 official alert and audit entry exists exactly once — none lost with the killed batch, none
@@ -21,7 +21,9 @@ from .harness import VENV_BIN, tambo
 
 pytestmark = pytest.mark.faults
 
-ROWS = 30_000
+# Each notice now also gets its e-mail/SMS copies sent after its batch commits, one by one,
+# so the data is kept small enough for a run of a few minutes.
+ROWS = 6_000
 
 GENERATE = f"""
 import json
@@ -37,7 +39,7 @@ ENQUEUE = "from tambo.cases.tasks import sweep_task; print(sweep_task.enqueue().
 
 def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site, tmp_path):
     # Generous connection wait: on a loaded machine a worker must not die before it starts.
-    env = site.env(TAMBO_SWEEP_BATCH="200", TAMBO_LOG_LEVEL="INFO", TAMBO_DB_CONNECT_TIMEOUT="15")
+    env = site.env(TAMBO_SWEEP_BATCH="100", TAMBO_LOG_LEVEL="INFO", TAMBO_DB_CONNECT_TIMEOUT="15")
     # Loading data is maintenance: no statement timeout for it (as docs/operations.md says).
     loader = {**env, "TAMBO_DB_STATEMENT_TIMEOUT_MS": "0"}
     facts = json.loads(tambo(loader, "shell", "-c", GENERATE).strip().splitlines()[-1])
@@ -58,7 +60,7 @@ def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site,
             f"SELECT count(*) FROM cases_filing WHERE {running} AND due_soon_on <= '{today}' AND due_on >= '{today}'"
         ),
     }  # fmt: skip
-    assert all(n > 1000 for n in expected.values()), expected
+    assert all(n > 300 for n in expected.values()), expected
 
     def done() -> dict[str, int]:
         return {
