@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test test-sqlite test-postgres lint bench install messages clean
+.PHONY: run test test-sqlite test-postgres test-faults lint bench install messages clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test-sqlite: $(BIN)/.installed
 
 test-postgres: $(BIN)/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
+
+# Crashes real processes (gunicorn, PostgreSQL, the task worker) on a throwaway cluster of their
+# own (needs the PostgreSQL server binaries, not a running server); see tests/faults/.
+test-faults: $(BIN)/.installed
+	$(BIN)/pytest -m faults -p no:xdist -s tests/faults
 
 bench: $(BIN)/.installed
 	$(BIN)/pip install --quiet -e '.[test,bench]'

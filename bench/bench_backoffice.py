@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/bench_backoffice.py [--rows N]``. It creates the database
 ``tambo_bench_bo``, loads the demo catalogue, generates N open expedientes with one
-set-based INSERT (realistic spread of states, units, receipt dates and deadlines), then:
+set-based INSERT (``tambo.demo.generate``, shared with ``tambo demo --scale``: realistic
+spread of states, units, receipt dates and deadlines), then:
 
 - work queue: GET /api/v1/office/queues/{unit}/{role} through the whole Django stack
   (in-process client, no network), first page and the pages after it by cursor, for the
@@ -59,37 +60,6 @@ def p(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
-GENERATE = """
-WITH procs AS (
-    SELECT row_number() OVER (ORDER BY p.id) - 1 AS k, p.unit_id, p.current_version_id, p.agency_id
-    FROM catalog_procedure p JOIN catalog_agency a ON a.id = p.agency_id
-    WHERE a.code = 'MDSI' AND p.current_version_id IS NOT NULL
-), n AS (SELECT count(*) AS c FROM procs)
-INSERT INTO cases_filing (
-    number, agency_id, unit_id, procedure_version_id, citizen_id, draft_id, idempotency_key, channel,
-    answers, submitted_at, received_on, term_starts_on, due_on, due_soon_on, silence_on, fee, status,
-    handled_by, is_open, term_running, suspended_since, correction_due_on, appeal_due_on, decided_at,
-    assignee_id, warned_due_soon_at, warned_overdue_at, negative_silence_noticed_at, pending_document,
-    access_code, lock_version, updated_at)
-SELECT
-    'MDSI-2026-' || lpad(g::text, 7, '0'), pr.agency_id, pr.unit_id, pr.current_version_id, %(citizen)s,
-    NULL, NULL, 'web', '{}'::jsonb, (r.received + time '10:00') AT TIME ZONE 'America/Lima', r.received,
-    r.received + 1, r.received + r.term, r.received + (r.term * 4 / 5), r.received + r.term + 8, 0,
-    s.status, s.role, true, s.status <> 'observed', CASE WHEN s.status = 'observed' THEN r.received + 2 END,
-    CASE WHEN s.status = 'observed' THEN %(today)s::date + (g %% 3) END, NULL, NULL, NULL, NULL, NULL, NULL,
-    '', 'BENCHCODE', 0, now()
-FROM generate_series(1, %(rows)s) AS g
-CROSS JOIN n
-JOIN procs pr ON pr.k = g %% n.c
-CROSS JOIN LATERAL (SELECT %(today)s::date - (g %% 45) AS received, 14 + (g %% 29) AS term) r
-CROSS JOIN LATERAL (SELECT CASE
-    WHEN (g / 7) %% 10 < 3 THEN 'received' WHEN (g / 7) %% 10 < 8 THEN 'in_evaluation'
-    WHEN (g / 7) %% 10 < 9 THEN 'ready_for_decision' ELSE 'observed' END AS status) s0
-CROSS JOIN LATERAL (SELECT s0.status, CASE s0.status WHEN 'received' THEN 'front_desk'
-    WHEN 'in_evaluation' THEN 'evaluator' WHEN 'ready_for_decision' THEN 'signer' ELSE 'citizen' END AS role) s
-"""
-
-
 def setup(rows: int) -> None:
     admin(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB)))
     admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB)))
@@ -121,6 +91,7 @@ def main() -> int:
     from tambo.cases import sweep
     from tambo.catalog.models import OrgUnit
     from tambo.core import clock
+    from tambo.demo.generate import generate_filings
     from tambo.identity.models import Appointment, User
 
     # Bench accounts log in with force_login: they have no usable password.
@@ -135,9 +106,7 @@ def main() -> int:
         Appointment.objects.create(user=evaluator, unit=unit, role="evaluator")
         Appointment.objects.create(user=supervisor, unit=unit, role="supervisor")
     t0 = time.monotonic()
-    with connection.cursor() as cursor:
-        cursor.execute(GENERATE, {"citizen": citizen.pk, "rows": args.rows, "today": TODAY})
-        cursor.execute("ANALYZE cases_filing")
+    generate_filings(args.rows, TODAY, [citizen.pk], agencies=["MDSI"])
     generate_s = time.monotonic() - t0
     unit_counts = {u.code: u.filings.count() for u in busiest}
     unit = max(busiest, key=lambda u: unit_counts[u.code])

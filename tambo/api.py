@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -15,6 +16,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.security import HttpBearer, django_auth
 
 from tambo.core.errors import DomainError, ValidationFailed
+from tambo.core.health import unavailable
 from tambo.core.ratelimit import RateLimited
 from tambo.identity.tokens import user_for_token
 
@@ -99,6 +101,14 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return api.create_response(
         request, error_body(f"http_{exc.status_code}", str(exc)), status=exc.status_code
     )
+
+
+@api.exception_handler(OperationalError)
+@api.exception_handler(InterfaceError)
+def database_unavailable(request: HttpRequest, exc: Exception) -> HttpResponse:
+    """The database is down or did not answer in time: 503 ``service_unavailable``, retry later."""
+    log.warning("database unavailable: %s: %s", exc.__class__.__name__, str(exc)[:200])
+    return unavailable(request)
 
 
 @api.exception_handler(Exception)

@@ -3,9 +3,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from tambo.api import api
+from tambo.core import health
 from tambo.identity.views import set_language
 
+handler500 = "tambo.core.health.server_error"
+
 urlpatterns = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("i18n/setlang/", set_language, name="set_language"),

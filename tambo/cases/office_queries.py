@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from tambo.catalog.models import OrgUnit
 from tambo.core import clock
 from tambo.core.errors import DomainError, NotFound
+from tambo.core.replica import dashboard_alias
 from tambo.identity import policy
 
 from .models import Filing
@@ -46,7 +47,8 @@ def get_queue(user: Any, unit_id: int, role: str) -> Queue:
 
 
 def _base(queue: Queue) -> QuerySet[Filing]:
-    qs = Filing.objects.filter(is_open=True)
+    # Queues tolerate a replica's lag; who may see the queue was checked on the primary.
+    qs = Filing.objects.using(dashboard_alias()).filter(is_open=True)
     if queue.role == "front_desk":
         return qs.filter(agency_id=queue.unit.agency_id, handled_by="front_desk")
     if queue.role == "supervisor":

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import translation
@@ -40,7 +41,6 @@ from tambo.inbox.models import Notice, OfficialAlert
 from .models import Filing
 
 log = logging.getLogger(__name__)
-BATCH = 5000
 
 
 @dataclass
@@ -77,7 +77,7 @@ def _batches(queryset: QuerySet[Filing]) -> Iterator[list[tuple[int, str]]]:
                 queryset.filter(pk__gt=last)
                 .select_for_update(skip_locked=True, of=("self",))
                 .order_by("pk")
-                .values_list("pk", "status")[:BATCH]
+                .values_list("pk", "status")[: settings.TAMBO_SWEEP_BATCH]
             )
             if not batch:
                 return

@@ -17,9 +17,11 @@ from tambo.core import clock
 @task()
 def sweep_task() -> dict[str, int]:
     from . import sweep
+    from .cleanup import remove_orphans
 
     report = sweep.run()
     sweep.issue_pending_documents()
+    remove_orphans()
     schedule_next_sweep()
     return report.counts
 

@@ -12,6 +12,8 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
+from tambo.core.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PROJECT_DIR = BASE_DIR.parent
 VAR_DIR = Path(os.environ.get("TAMBO_VAR_DIR", PROJECT_DIR / "var"))
@@ -65,6 +67,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: request id and access log for everything, 503 for a database outage.
+    "tambo.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tambo.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -106,6 +110,34 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Bounded waits: a request never hangs on a database that is down or stuck; it fails fast
+    # and answers 503 (tambo.core.health), and CONN_HEALTH_CHECKS replaces the broken
+    # persistent connection once the database is back. Long maintenance (migrations on big
+    # tables) may raise TAMBO_DB_STATEMENT_TIMEOUT_MS (0 = no limit) for that one command.
+    DATABASES["default"].setdefault("OPTIONS", {})
+    DATABASES["default"]["OPTIONS"].update(
+        connect_timeout=env_int("TAMBO_DB_CONNECT_TIMEOUT", 3),
+        options=f"-c statement_timeout={env_int('TAMBO_DB_STATEMENT_TIMEOUT_MS', 15000)}",
+        # Notice a peer that vanished (server killed, network cut) instead of waiting forever.
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+        tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
+    )
+if os.environ.get("DATABASE_REPLICA_URL"):
+    # A streaming replica for lag-tolerant reads (back-office queues): see docs/scaling.md.
+    DATABASES["replica"] = {
+        **dj_database_url.parse(
+            os.environ["DATABASE_REPLICA_URL"],
+            conn_max_age=env_int("TAMBO_DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        ),
+        "OPTIONS": dict(DATABASES["default"].get("OPTIONS", {})),
+        "TEST": {"MIRROR": "default"},
+    }
+DATABASE_ROUTERS = ["tambo.core.replica.PrimaryReplicaRouter"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers proceed while a filing is written; IMMEDIATE avoids
     # "database is locked" upgrades from read to write inside a transaction.
@@ -262,19 +294,14 @@ TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
 # database and run by `tambo db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
+# Expedientes the sweep locks and changes per transaction (a crash loses at most one batch's
+# work, which the next run redoes; smaller batches hold locks for less time).
+TAMBO_SWEEP_BATCH = env_int("TAMBO_SWEEP_BATCH", 5000)
 # How many pending audit entries one sealing pass takes.
 TAMBO_AUDIT_SEAL_BATCH = env_int("TAMBO_AUDIT_SEAL_BATCH", 500)
 # Seconds between after-commit sealing attempts of one process (0: after every commit).
 TAMBO_AUDIT_SEAL_INTERVAL = float(os.environ.get("TAMBO_AUDIT_SEAL_INTERVAL", "1.0"))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("TAMBO_LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.request": {"level": "ERROR"},
-        "weasyprint": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
-    },
-}
+# Logs: JSON lines with the request id (production default) or readable text (development).
+TAMBO_LOG_FORMAT = os.environ.get("TAMBO_LOG_FORMAT", "text")
+LOGGING = logging_config(TAMBO_LOG_FORMAT, os.environ.get("TAMBO_LOG_LEVEL", "INFO"))

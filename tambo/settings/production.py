@@ -22,6 +22,10 @@ if os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys") == "tambo-demo-ke
         "keys), and not to the published demo password"
     )
 
+# JSON lines with the request id unless TAMBO_LOG_FORMAT=text.
+LOGGING = logging_config(  # noqa: F405
+    os.environ.get("TAMBO_LOG_FORMAT", "json"), os.environ.get("TAMBO_LOG_LEVEL", "INFO")
+)
 SESSION_COOKIE_SECURE = env_bool("TAMBO_SECURE_COOKIES", True)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # HTTPS only: plain-HTTP requests are redirected (the proxy says which were HTTPS through

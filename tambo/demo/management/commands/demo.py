@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import random
+import time
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from tambo.cases import actions, transitions
 from tambo.cases.models import Filing
@@ -76,8 +77,40 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--catalog", type=Path, default=settings.TAMBO_CATALOG_DIR)
+        parser.add_argument(
+            "--scale",
+            type=int,
+            default=0,
+            metavar="N",
+            help="also generate expedientes in bulk until there are N of them, spread over every "
+            "agency, unit and state, with one citizen per 20 (PostgreSQL only)",
+        )
 
-    def handle(self, *args, catalog: Path, **options):
+    def _scale(self, target: int) -> None:
+        from tambo.core import clock
+        from tambo.demo import generate
+
+        have = Filing.objects.filter(channel=generate.CHANNEL).count()
+        if have >= target:
+            self.stdout.write(f"scale: {have} generated expedientes already (wanted {target})")
+            return
+        started = time.monotonic()
+        citizens = generate.make_citizens(max(1, target // 20))
+        today = clock.now().astimezone(clock.LIMA).date()
+        made = generate.generate_filings(target - have, today, citizens)
+        self.stdout.write(
+            f"scale: {made} expedientes generated for {len(citizens)} citizens "
+            f"in {time.monotonic() - started:.1f} s"
+        )
+
+    def handle(self, *args, catalog: Path, scale: int = 0, **options):
+        if scale:
+            from tambo.demo.generate import require_postgresql
+
+            try:
+                require_postgresql()
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from None
         report = load_directory(catalog)
         self.stdout.write(
             f"catalogue: {report.versions_created} new procedure versions, {report.unchanged} unchanged"
@@ -117,6 +150,8 @@ class Command(BaseCommand):
                     Appointment.objects.get_or_create(user=user, unit=unit, role=role)
         if not Filing.objects.exists():
             self._file_demo_cases(citizens, officials)
+        if scale:
+            self._scale(scale)
         self.stdout.write(
             self.style.SUCCESS(
                 f"demo logins (password for all: {DEMO_PASSWORD}): citizens {', '.join(c[0] for c in CITIZENS)}; "

@@ -1,0 +1,135 @@
+"""(c) The task worker running the sweep is killed (SIGKILL) in the middle of it.
+
+The sweep runs as a queued task in ``tambo db_worker``, in batches of 100 expedientes
+(``TAMBO_SWEEP_BATCH``). The worker is killed as soon as the first notices are committed.
+The next run (a new task, as the timer would queue) completes the work: every notice,
+official alert and audit entry exists exactly once — none lost with the killed batch, none
+repeated for the batches that had committed — and another run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from .harness import VENV_BIN, tambo
+
+pytestmark = pytest.mark.faults
+
+# Each notice now also gets its e-mail/SMS copies sent after its batch commits, one by one,
+# so the data is kept small enough for a run of a few minutes.
+ROWS = 6_000
+
+GENERATE = f"""
+import json
+from tambo.core import clock
+from tambo.demo.generate import generate_filings, make_citizens
+today = clock.now().astimezone(clock.LIMA).date()
+# MTC's procedures all end in negative silence: notices and alerts, no documents to sign.
+made = generate_filings({ROWS}, today, make_citizens(50, prefix="sweep"), agencies=["MTC"])
+print(json.dumps({{"today": today.isoformat(), "made": made}}))
+"""
+ENQUEUE = "from tambo.cases.tasks import sweep_task; print(sweep_task.enqueue().id)"
+
+
+def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site, tmp_path):
+    # Generous connection wait: on a loaded machine a worker must not die before it starts.
+    env = site.env(TAMBO_SWEEP_BATCH="100", TAMBO_LOG_LEVEL="INFO", TAMBO_DB_CONNECT_TIMEOUT="15")
+    # Loading data is maintenance: no statement timeout for it (as docs/operations.md says).
+    loader = {**env, "TAMBO_DB_STATEMENT_TIMEOUT_MS": "0"}
+    facts = json.loads(tambo(loader, "shell", "-c", GENERATE).strip().splitlines()[-1])
+    assert facts["made"] == ROWS
+    today = facts["today"]
+    sql = site.cluster.sql
+    db = site.database
+
+    def count(query: str) -> int:
+        return int(sql(query, db))
+
+    # What the sweep must do, counted from the data (MTC only: no other filings exist).
+    running = "is_open AND term_running AND channel = 'generated'"
+    expected = {
+        "negative_silence": count(f"SELECT count(*) FROM cases_filing WHERE {running} AND silence_on <= '{today}'"),
+        "overdue": count(f"SELECT count(*) FROM cases_filing WHERE {running} AND due_on < '{today}'"),
+        "due_soon": count(
+            f"SELECT count(*) FROM cases_filing WHERE {running} AND due_soon_on <= '{today}' AND due_on >= '{today}'"
+        ),
+    }  # fmt: skip
+    assert all(n > 300 for n in expected.values()), expected
+
+    def done() -> dict[str, int]:
+        return {
+            "notices": count("SELECT count(*) FROM inbox_notice WHERE kind = 'negative_silence'"),
+            "notice_cases": count(
+                "SELECT count(DISTINCT filing_id) FROM inbox_notice WHERE kind = 'negative_silence'"
+            ),
+            "stamped": count("SELECT count(*) FROM cases_filing WHERE negative_silence_noticed_at IS NOT NULL"),
+            "overdue": count("SELECT count(*) FROM inbox_officialalert WHERE kind = 'overdue'"),
+            "due_soon": count("SELECT count(*) FROM inbox_officialalert WHERE kind = 'due_soon'"),
+            "audit_silence": count("SELECT count(*) FROM core_auditentry WHERE action = 'filing.negative_silence'"),
+            "audit_overdue": count("SELECT count(*) FROM core_auditentry WHERE action = 'filing.overdue'"),
+            "audit_due_soon": count("SELECT count(*) FROM core_auditentry WHERE action = 'filing.due_soon'"),
+        }  # fmt: skip
+
+    first_task = tambo(env, "shell", "-c", ENQUEUE).strip().splitlines()[-1]
+    with (tmp_path / "worker.log").open("wb") as log:
+        worker = subprocess.Popen(
+            [str(VENV_BIN / "tambo"), "db_worker", "--batch", "--no-startup-delay", "--no-reload"],
+            env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and worker.poll() is None:
+            if count("SELECT count(*) FROM inbox_notice") > 0:
+                break
+            time.sleep(0.1)
+        assert worker.poll() is None, "the worker finished (or died) before it could be killed"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    partial = done()
+    print(f"\nat the kill: {partial}; expected {expected}")
+    assert 0 < partial["notices"] < expected["negative_silence"], "the kill did not land mid-sweep"
+    # What had committed is whole: each stamped case has its notice and its audit entry.
+    assert partial["notices"] == partial["stamped"] == partial["audit_silence"], partial
+
+    # The next run, as the timer would queue it, in a new worker.
+    second_task = tambo(env, "shell", "-c", ENQUEUE).strip().splitlines()[-1]
+    started = time.monotonic()
+    subprocess.run(
+        [str(VENV_BIN / "tambo"), "db_worker", "--batch", "--no-startup-delay", "--no-reload"],
+        env=env, check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    print(f"second run: {time.monotonic() - started:.1f} s")
+    status = sql(
+        f"SELECT status FROM django_tasks_database_dbtaskresult WHERE id = '{second_task}'", db
+    )
+    assert status == "SUCCESSFUL", status
+    after = done()
+    assert after == {
+        "notices": expected["negative_silence"],
+        "notice_cases": expected["negative_silence"],
+        "stamped": expected["negative_silence"],
+        "overdue": expected["overdue"],
+        "due_soon": expected["due_soon"],
+        "audit_silence": expected["negative_silence"],
+        "audit_overdue": expected["overdue"],
+        "audit_due_soon": expected["due_soon"],
+    }, (after, expected)
+    # Running again changes nothing and sends nothing.
+    output = tambo(env, "sweep", "--no-documents")
+    assert "nothing to do" in output, output
+    assert done() == after
+    # The killed task stays visible as RUNNING for the operator (the worker died holding it).
+    first_status = sql(
+        f"SELECT status FROM django_tasks_database_dbtaskresult WHERE id = '{first_task}'", db
+    )
+    assert first_status == "RUNNING", first_status
+    tambo(env, "audit", "verify")
