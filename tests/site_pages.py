@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 LANGUAGES = ["es", "qu", "en"]
-PASSWORD = "a-long-test-password"  # noqa: S105 (the fixtures' password)
+PASSWORD = "a-long-test-password"  # the fixtures' password
 # Generous: the machine is shared, and Chromium starts slowly under load.
 TIMEOUT_MS = 60_000
 

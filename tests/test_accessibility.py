@@ -108,9 +108,12 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
         check(anonymous, "login error")
         anonymous.goto(f"{base}/no-existe/")
         check(anonymous, "404")
-        anonymous.route(f"{base}/error-500/", lambda route: route.fulfill(
-            status=500, content_type="text/html; charset=utf-8", body=error_page
-        ))
+        anonymous.route(
+            f"{base}/error-500/",
+            lambda route: route.fulfill(
+                status=500, content_type="text/html; charset=utf-8", body=error_page
+            ),
+        )
         anonymous.goto(f"{base}/error-500/")
         check(anonymous, "500")
 
@@ -164,3 +167,17 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
 
     assert len(visited) == 33, visited
     assert not failures, "axe-core found WCAG 2.2 A/AA violations:\n" + describe(failures)
+
+
+@pytest.mark.parametrize(
+    ("lang", "heading"),
+    [
+        ("es", "Lo sentimos, hay un problema con el servicio"),
+        ("en", "Sorry, there is a problem with the service"),
+    ],
+)
+def test_the_500_page_speaks_the_visitors_language_without_the_database(lang, heading):
+    html = server_error_html(lang)
+    assert f'<html lang="{lang}">' in html
+    assert f'<h1 class="heading-xl">{heading}</h1>' in html
+    assert 'rel="stylesheet" href="/static/css/tambo' in html

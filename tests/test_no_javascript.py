@@ -78,7 +78,9 @@ def test_a_citizen_files_uploads_and_reads_the_casilla_with_javascript_off(live_
         status = page.locator("main").inner_text()
     filing = Filing.objects.get(number=number)
     assert filing.citizen.username == "ana"
-    assert filing.documents.count() == sum(1 for f in proc.current_version.file.form if f.type == "file")
+    assert filing.documents.count() == sum(
+        1 for f in proc.current_version.file.form if f.type == "file"
+    )
     assert site.approved in notice
     assert site.approved in status
 

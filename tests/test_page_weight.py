@@ -94,9 +94,7 @@ def test_each_filing_journey_page_weighs_at_most_100_kb_with_compressed_versione
                     continue
                 sizes = response.request.sizes()
                 by_type[kind] = (
-                    by_type.get(kind, 0)
-                    + sizes["responseBodySize"]
-                    + sizes["responseHeadersSize"]
+                    by_type.get(kind, 0) + sizes["responseBodySize"] + sizes["responseHeadersSize"]
                 )
                 if kind != "document":
                     static_headers[response.url] = response.all_headers()
