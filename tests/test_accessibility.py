@@ -27,6 +27,16 @@ from .site_pages import (
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
+def unlinked_errors(page) -> list[str]:
+    """Error-summary links whose target field is missing from the page."""
+    hrefs = page.eval_on_selector_all(
+        ".error-summary a[href^='#']",
+        "links => links.filter(a => !document.getElementById(a.hash.slice(1)))"
+        ".map(a => a.getAttribute('href'))",
+    )
+    return [f"error summary link {href} points at no field" for href in hrefs]
+
+
 def server_error_html(lang: str) -> str:
     """The real 500 handler's page, rendered as it is when a view fails."""
     with translation.override(lang):
@@ -46,7 +56,7 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
 
     def check(page, name: str) -> None:
         page.wait_for_load_state("load")
-        found = axe_violations(page)
+        found = axe_violations(page) + unlinked_errors(page)
         visited.append(name)
         if found:
             failures[f"{lang} {name} ({page.url})"] = found

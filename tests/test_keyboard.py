@@ -138,3 +138,47 @@ def test_a_citizen_files_a_procedure_from_its_page_to_the_receipt_with_the_keybo
     assert filing.citizen.username == "teclado"
     assert filing.answers["email"] == "vecina@example.pe"
     assert len(stops) > 10
+
+
+def test_a_citizen_attaches_a_document_and_files_it_with_the_keyboard_only(live_server, catalog):
+    """The file chooser opens from the keyboard (Space on the file input), like any other field."""
+    from tambo.cases import actions
+    from tambo.demo.samples import MINIMAL_PDF
+
+    from .conftest import answers_for
+
+    proc = procedure("LF-RIESGO-BAJO", "MDSI")
+    citizen = make_citizen("adjunta", "45556668")
+    draft = actions.start_draft(citizen, proc.current_version)
+    actions.save_answers(citizen, draft.pk, answers_for(proc))
+    file_fields = [f.name for f in proc.current_version.file.form if f.type == "file"]
+    base = live_server.url
+    stops: list[str] = []
+
+    with browser() as chromium:
+        page = new_page(chromium, base, "es")
+        page.goto(f"{base}/ingresar/?next=/borradores/{draft.pk}/")
+        tab_until(page, by_id("field-username"), stops)
+        page.keyboard.type("adjunta")
+        tab_until(page, by_id("field-password"), stops)
+        page.keyboard.type("a-long-test-password")
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"{base}/borradores/{draft.pk}/")
+        for name in file_fields:
+            tab_until(page, by_id(f"field-{name}"), stops)
+            with page.expect_file_chooser() as chooser:
+                page.keyboard.press("Space")
+            chooser.value.set_files(
+                {"name": "plano.pdf", "mimeType": "application/pdf", "buffer": MINIMAL_PDF}
+            )
+        tab_until(page, button_named("continue"), stops)
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/revisar/(#.*)?$"))
+        assert "plano.pdf" in page.content()
+        tab_until(page, button_saying("Presentar"), stops)
+        page.keyboard.press("Enter")
+        page.wait_for_url(re.compile(r"/cargo/(#.*)?$"))
+        number = page.locator(".panel__body strong").inner_text()
+
+    filing = Filing.objects.get(number=number)
+    assert sorted(d.field_name for d in filing.documents.all()) == sorted(file_fields)
