@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import shutil
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from tambo.cases import actions
 from tambo.cases.models import Filing
+from tambo.catalog.loader import load_directory
 from tambo.demo.samples import MINIMAL_PDF
 from tambo.settings.base import BASE_DIR
 
@@ -85,8 +89,25 @@ def test_a_citizen_files_uploads_and_reads_the_casilla_with_javascript_off(live_
     assert site.approved in status
 
 
-def test_long_and_right_to_left_answers_do_not_scroll_a_320_px_page_sideways(live_server, catalog):
+def publish_a_procedure_named(name: str, directory: Path) -> str:
+    """Load the demo catalogue plus a copy of one procedure under ``name``; return its code."""
+    shutil.copytree(settings.TAMBO_CATALOG_DIR, directory)
+    source = (directory / "procedures" / "MDSI" / "ACCESO-INFORMACION.yaml").read_text()
+    copy = source.replace("code: ACCESO-INFORMACION", "code: NOMBRE-LARGO").replace(
+        "  es: Solicitar acceso a la información pública de la Municipalidad de San Isidro",
+        f"  es: {name}",
+    )
+    assert copy.count("NOMBRE-LARGO") == 1 and name in copy
+    (directory / "procedures" / "MDSI" / "NOMBRE-LARGO.yaml").write_text(copy)
+    load_directory(directory)
+    return "NOMBRE-LARGO"
+
+
+def test_long_and_right_to_left_text_does_not_scroll_a_320_px_page_sideways(
+    live_server, catalog, tmp_path
+):
     site = build_site(catalog, ["es"])
+    long_code = publish_a_procedure_named(f"{LONG_WORD} {RIGHT_TO_LEFT}", tmp_path / "catalog")
     from tambo.identity.models import User
 
     citizen = User.objects.get(username="ana")
@@ -104,6 +125,9 @@ def test_long_and_right_to_left_answers_do_not_scroll_a_320_px_page_sideways(liv
         f"/borradores/{draft.pk}/revisar/",
         f"/tramites/?q={LONG_WORD}",
         f"/tramites/{site.agency}/{site.procedure}/",
+        f"/tramites/{site.agency}/{long_code}/",
+        f"/entidades/{site.agency}/",
+        "/tramites/?q=informacion",
         f"/expedientes/{site.approved}/",
         "/mis-expedientes/",
         f"/casilla/{site.notice_id}/",
@@ -118,6 +142,9 @@ def test_long_and_right_to_left_answers_do_not_scroll_a_320_px_page_sideways(liv
             width = page.evaluate("document.documentElement.scrollWidth")
             if width > 320:
                 too_wide[path] = width
+        page.goto(f"{base}/tramites/{site.agency}/{long_code}/")
+        heading = page.locator("h1").inner_text()
+        assert LONG_WORD in heading and RIGHT_TO_LEFT in heading
         # The filed version: the same answers on the receipt and the official's case page.
         page.goto(f"{base}/borradores/{draft.pk}/revisar/")
         assert LONG_WORD in page.content() and RIGHT_TO_LEFT in page.content()
