@@ -157,6 +157,13 @@ def test_a_citizen_attaches_a_document_and_files_it_with_the_keyboard_only(live_
 
     with browser() as chromium:
         page = new_page(chromium, base, "es")
+        # Registered before any key is pressed, so the chooser is intercepted every time.
+        page.on(
+            "filechooser",
+            lambda chooser: chooser.set_files(
+                {"name": "plano.pdf", "mimeType": "application/pdf", "buffer": MINIMAL_PDF}
+            ),
+        )
         page.goto(f"{base}/ingresar/?next=/borradores/{draft.pk}/")
         tab_until(page, by_id("field-username"), stops)
         page.keyboard.type("adjunta")
@@ -166,10 +173,9 @@ def test_a_citizen_attaches_a_document_and_files_it_with_the_keyboard_only(live_
         page.wait_for_url(f"{base}/borradores/{draft.pk}/")
         for name in file_fields:
             tab_until(page, by_id(f"field-{name}"), stops)
-            with page.expect_file_chooser() as chooser:
-                page.keyboard.press("Space")
-            chooser.value.set_files(
-                {"name": "plano.pdf", "mimeType": "application/pdf", "buffer": MINIMAL_PDF}
+            page.keyboard.press("Space")
+            page.wait_for_function(
+                "(id) => document.getElementById(id).files.length === 1", arg=f"field-{name}"
             )
         tab_until(page, button_named("continue"), stops)
         page.keyboard.press("Enter")
