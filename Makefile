@@ -8,17 +8,25 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: run test test-sqlite test-postgres test-faults lint bench install messages clean
 
+# axe-core for the accessibility tests, pinned by package-lock.json (never a browser download).
+NODE_MODULES := node_modules/.package-lock.json
+
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+install: $(BIN)/.installed $(NODE_MODULES)
 
 run: $(BIN)/.installed
 	mkdir -p var
 	$(BIN)/tambo migrate --noinput
+	$(BIN)/tambo collectstatic --noinput -v 0
 	$(BIN)/tambo demo
 	@echo "Tambo is at http://$(HOST):$(PORT)/"
 	$(BIN)/tambo runserver $(HOST):$(PORT)
@@ -33,10 +41,10 @@ test: lint test-sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "DATABASE_URL not set: PostgreSQL run skipped (CI sets it)."; fi
 
-test-sqlite: $(BIN)/.installed
+test-sqlite: $(BIN)/.installed $(NODE_MODULES)
 	env -u DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test-postgres: $(BIN)/.installed
+test-postgres: $(BIN)/.installed $(NODE_MODULES)
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # Crashes real processes (gunicorn, PostgreSQL, the task worker) on a throwaway cluster of their
