@@ -35,6 +35,7 @@ PUBLIC_ACTIONS = {
     "document.verify",
     "exchange.registry",
     "exchange.call",
+    "audit.view",
 }
 SIGNED_IN_ACTIONS = {"draft.start", "filing.list_own", "notice.list_own"}
 
