@@ -259,7 +259,7 @@ def test_a_whole_rewritten_history_does_not_match_the_signed_checkpoint():
 def test_an_altered_merkle_node_is_named():
     record_some(4)
     with bypassing_append_only():
-        MerkleNode.objects.filter(level=1, index=1).update(hash="00" * 32)
+        MerkleNode.objects.filter(position=merkle.node_position(1, 1)).update(hash="00" * 32)
     result = audit.verify_chain()
     assert not result.ok and "Merkle node (1, 1)" in result.problem
 
@@ -322,3 +322,31 @@ def test_production_settings_refuse_to_start_without_the_checkpoint_key(tmp_path
     env["TAMBO_CHECKPOINT_KEY"] = str(tmp_path / "key.pem")
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 0, run.stderr
+
+
+def test_verify_agrees_with_sealing_on_awkward_text_and_nested_data():
+    """The PostgreSQL fast path formats part of the canonical JSON in SQL: it must give the
+    same bytes as Python's encoder for quotes, backslashes, control characters, non-ASCII,
+    nested objects, decimals and big integers."""
+    awkward = 'comillas " barra \\ salto\nfin\ttab \x01 \x1f ñandú 漢字 🦙 \u2028 /'
+    with transaction.atomic():
+        audit.record(
+            "test.event",
+            "cosa",
+            awkward[:60],
+            actor=awkward,
+            agency_code="MDSI",
+            data={
+                "texto": awkward,
+                awkward: [1, 2.5, None, True, {"z": 1, "a": [awkward]}],
+                "grande": 12345678901234567890,
+                "decimal": 0.1,
+                "pequeño": 1e-07,
+                "vacío": {},
+                "Z": "mayúscula antes",
+            },
+        )
+        audit.record("test.event", "cosa", "vacía", data={})
+    result = audit.verify_chain()
+    assert result.ok, result.problem
+    assert result.checked == 2

@@ -79,18 +79,17 @@ class BenchInsert(models.Model):
 class MerkleNode(models.Model):
     """Hash of one perfect subtree of the audit Merkle tree (level >= 1), written at sealing.
 
-    ``position`` numbers nodes in the order they complete (see ``merkle.node_position``), so
-    rows are only ever appended and ``audit verify`` reads them in one sequential pass.
+    ``position`` numbers nodes in the order they complete (``merkle.node_position(level,
+    index)``), so rows are only ever appended and ``audit verify`` reads them in one
+    sequential pass; the position alone identifies the subtree.
     Leaves (level 0) are not stored: they are ``SHA-256(0x00 || seal.entry_digest)``.
     """
 
     position = models.BigIntegerField(primary_key=True)
-    level = models.PositiveSmallIntegerField()
-    index = models.BigIntegerField()
     hash = models.CharField(max_length=64)
 
     def __str__(self) -> str:
-        return f"node ({self.level}, {self.index})"
+        return f"Merkle node {self.position}"
 
 
 class Checkpoint(models.Model):

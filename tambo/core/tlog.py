@@ -60,14 +60,7 @@ def append_leaves(size: int, digests: list[str]) -> None:
     nodes = []
     for digest in digests:
         for level, index, value in builder.append(merkle.leaf_hash(bytes.fromhex(digest))):
-            nodes.append(
-                MerkleNode(
-                    position=merkle.node_position(level, index),
-                    level=level,
-                    index=index,
-                    hash=value.hex(),
-                )
-            )
+            nodes.append(MerkleNode(position=merkle.node_position(level, index), hash=value.hex()))
     MerkleNode.objects.bulk_create(nodes, batch_size=2000)
 
 
