@@ -19,7 +19,7 @@ from ninja import Query, Router, Schema
 
 from . import keyfile, merkle, tlog
 from .errors import Conflict, DomainError, NotFound, Unavailable
-from .models import AuditSeal, Checkpoint
+from .models import AuditEntry, AuditSeal, Checkpoint, PendingSeal
 
 
 class SizeOutOfRange(DomainError):
@@ -181,8 +181,6 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
 
 def _seal(entry: int | None, seq: int | None) -> AuditSeal:
     """The seal of the entry asked for by id or by position; stable errors otherwise."""
-    from .models import AuditEntry, PendingSeal
-
     if (entry is None) == (seq is None):
         raise DomainError(
             _("Indique la entrada (entry) o su posición (seq), una de las dos."),

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 
 from . import keyfile, merkle, tlog
 from .audit import GENESIS_HASH, VerifyResult, canonical_json
@@ -229,14 +230,18 @@ def _verify() -> VerifyResult:
                 f"checkpoints of sizes {older.tree_size} and {newer.tree_size} are not consistent",
                 n,
             )
-    unsealed = (
-        AuditEntry.objects.filter(seal__isnull=True)
-        .exclude(pk__in=PendingSeal.objects.values("entry_id"))
-        .order_by("pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if unsealed is not None:
-        return broken(f"entry {unsealed} is neither sealed nor queued for sealing", n, unsealed)
-
+    # Every entry is sealed or queued: counts first (index-only), the search only if they
+    # disagree (each seal and each queue row points at a distinct entry).
+    if AuditEntry.objects.count() != n + pending:
+        unsealed = (
+            AuditEntry.objects.filter(
+                ~Exists(AuditSeal.objects.filter(entry_id=OuterRef("pk"))),
+                ~Exists(PendingSeal.objects.filter(entry_id=OuterRef("pk"))),
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if unsealed is not None:
+            return broken(f"entry {unsealed} is neither sealed nor queued for sealing", n, unsealed)
     return VerifyResult(n, pending, None, None, len(checkpoints))
