@@ -128,8 +128,10 @@ def _node_hashes() -> Iterator[str]:
 
 
 def verify() -> VerifyResult:
+    # One snapshot for the whole pass, unless the caller's transaction already has one.
+    snapshot = connection.vendor == "postgresql" and not connection.in_atomic_block
     with transaction.atomic():
-        if connection.vendor == "postgresql":
+        if snapshot:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         return _verify()
