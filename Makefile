@@ -59,6 +59,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_backoffice.py
 	$(BIN)/python bench/bench_sign.py > bench/out/sign.txt
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/collect.py
 
 messages: $(BIN)/.installed

@@ -1,8 +1,8 @@
 """Append the other benchmarks' figures to bench/RESULTS.md and print one summary table.
 
 ``make bench`` runs bench/run.py (which writes RESULTS.md: machine, filing against the
-one-INSERT ceiling, search), then the back office, signing and load benchmarks (each writes
-its part under bench/out/), then this script.
+one-INSERT ceiling, search), then the back office, signing, load and audit-log benchmarks
+(each writes its part under bench/out/), then this script.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ def main() -> int:
             "```",
             "",
         ]
-    load = BENCH / "out" / "load.md"
-    if load.exists():
-        parts += [load.read_text(encoding="utf-8").rstrip(), ""]
+    for name in ("load.md", "audit.md"):
+        section = BENCH / "out" / name
+        if section.exists():
+            parts += [section.read_text(encoding="utf-8").rstrip(), ""]
     text = "\n".join(parts)
     results.write_text(text, encoding="utf-8")
     print(summary(text))

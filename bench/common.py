@@ -19,6 +19,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tambo.core import keyfile
+
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 VENV_BIN = PROJECT_DIR / ".venv" / "bin"
@@ -70,6 +72,10 @@ def server_env() -> dict[str, str]:
         env["TAMBO_VAR_DIR"] = str(RUN_VAR_DIR)
         env["TAMBO_MEDIA_ROOT"] = str(RUN_VAR_DIR / "media")
         env["TAMBO_SIGNING_KEYS_DIR"] = str(RUN_VAR_DIR / "keys")
+    # Production settings refuse to start without the audit checkpoint key: one per run.
+    checkpoint_key = (RUN_VAR_DIR or PROJECT_DIR / "var") / "keys" / "audit-checkpoint.pem"
+    keyfile.create(checkpoint_key)
+    env["TAMBO_CHECKPOINT_KEY"] = str(checkpoint_key)
     return env
 
 

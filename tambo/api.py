@@ -126,7 +126,9 @@ def _register_routers() -> None:
     from tambo.cases.api import router as cases_router
     from tambo.cases.office_api import router as office_router
     from tambo.catalog.api import router as catalog_router
+    from tambo.core.api import build_router as audit_router
     from tambo.documents.api import router as documents_router
+    from tambo.identity import policy
     from tambo.inbox.api import router as inbox_router
 
     api.add_router("/", catalog_router)
@@ -134,6 +136,7 @@ def _register_routers() -> None:
     api.add_router("/", documents_router)
     api.add_router("/", office_router)
     api.add_router("/", inbox_router)
+    api.add_router("/", audit_router(policy.require))
 
 
 _register_routers()

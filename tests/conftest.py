@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,8 @@ def pdf_upload(name: str = "plano.pdf") -> io.BytesIO:
 
 @pytest.fixture(scope="session", autouse=True)
 def demo_pki():
-    """The demo certificate authority and one signing key per demo agency, for the whole run."""
+    """The demo certificate authority, one signing key per demo agency and the audit checkpoint
+    key, for the whole run."""
     from tambo.documents.keys import clear_signer_cache, create_demo_pki
 
     create_demo_pki(
@@ -134,6 +136,9 @@ def demo_pki():
         },
     )
     clear_signer_cache()
+    from tambo.core import keyfile
+
+    keyfile.create(settings.TAMBO_CHECKPOINT_KEY)
     return settings.TAMBO_SIGNING_KEYS
 
 
@@ -157,3 +162,22 @@ def make_official(
         for role in roles:
             Appointment.objects.create(user=user, unit=unit, role=role)
     return user
+
+
+@contextmanager
+def bypassing_append_only():
+    """Switch the audit tables' append-only triggers off for this session, as a database
+    superuser could (``session_replication_role = replica``): what tamper tests simulate.
+    On SQLite there is no trigger to bypass."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = DEFAULT")

@@ -668,13 +668,20 @@ def _verify_args(cert: x509.Certificate) -> tuple:
 @pytest.mark.parametrize(
     ("password", "starts"), [(None, False), ("tambo-demo-keys", False), ("s3cr3t-largo", True)]
 )
-def test_production_settings_require_a_signing_password(password, starts):
+def test_production_settings_require_a_signing_password(password, starts, tmp_path):
     import os
     import sys
 
+    from tambo.core import keyfile
+
+    keyfile.create(tmp_path / "checkpoint.pem")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAMBO_")}
     env.update(
-        {"TAMBO_SECRET_KEY": "x" * 50, "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/tambo"}
+        {
+            "TAMBO_SECRET_KEY": "x" * 50,
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/tambo",
+            "TAMBO_CHECKPOINT_KEY": str(tmp_path / "checkpoint.pem"),
+        }
     )
     if password is not None:
         env["TAMBO_SIGNING_PASSWORD"] = password

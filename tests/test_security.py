@@ -222,8 +222,12 @@ def test_download_names_are_safe_and_exact():
 # --- production settings -----------------------------------------------------------------
 
 
-def test_check_deploy_is_clean_with_the_production_settings():
+def test_check_deploy_is_clean_with_the_production_settings(tmp_path):
+    from tambo.core import keyfile
+
+    keyfile.create(tmp_path / "checkpoint.pem")  # production refuses to start without it
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAMBO_", "DJANGO_"))} | {
+        "TAMBO_CHECKPOINT_KEY": str(tmp_path / "checkpoint.pem"),
         "DJANGO_SETTINGS_MODULE": "tambo.settings.production",
         "TAMBO_SECRET_KEY": "k" * 20 + "-production-like-secret-of-fifty-plus-characters",
         "DATABASE_URL": "postgres://tambo@127.0.0.1:1/tambo",

@@ -2,7 +2,8 @@
 
 ``record`` is called by actions inside their transaction. ``seal_pending`` runs after
 commit (``on_commit``), takes the chain head lock without waiting, and links pending
-entries in id order: hash_n = SHA-256(hash_{n-1} || digest(entry_n)).
+entries in id order: hash_n = SHA-256(hash_{n-1} || digest(entry_n)); in the same
+transaction it appends them as leaves of the Merkle tree (``tlog.py``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DatabaseError, connection, transaction
 
-from . import clock
+from . import clock, tlog
 from .models import AuditEntry, AuditSeal, ChainHead, PendingSeal
 
 log = logging.getLogger(__name__)
@@ -227,9 +227,13 @@ def json_param() -> str:
     return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
 
+# The canonical JSON encoder (same output as json.dumps with these options, built once).
+canonical_json = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 def entry_digest(entry: AuditEntry) -> str:
     """SHA-256 of the entry's canonical JSON (sorted keys, UTC time in microseconds)."""
-    canonical = json.dumps(
+    canonical = canonical_json(
         {
             "id": entry.pk,
             "at": entry.at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
@@ -240,10 +244,7 @@ def entry_digest(entry: AuditEntry) -> str:
             "object_id": entry.object_id,
             "agency_code": entry.agency_code,
             "data": entry.data,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
+        }
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -252,7 +253,7 @@ def link_hash(previous: str, digest: str) -> str:
     return hashlib.sha256(bytes.fromhex(previous) + bytes.fromhex(digest)).hexdigest()
 
 
-def _lock_head(wait: bool) -> ChainHead | None:
+def lock_head(wait: bool) -> ChainHead | None:
     """Lock the chain head row; ``None`` if another sealer holds it and ``wait`` is false."""
     for _attempt in range(2):
         try:
@@ -273,7 +274,7 @@ def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:
     sealed = batches = 0
     while max_batches is None or batches < max_batches:
         with transaction.atomic():
-            head = _lock_head(wait)
+            head = lock_head(wait)
             if head is None:
                 return sealed
             entry_ids = list(
@@ -284,6 +285,7 @@ def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:
             if not entry_ids:
                 return sealed
             now = clock.now()
+            start_size = head.size
             seals = []
             for entry in AuditEntry.objects.filter(pk__in=entry_ids).order_by("pk"):
                 digest = entry_digest(entry)
@@ -299,6 +301,7 @@ def seal_pending(*, wait: bool = True, max_batches: int | None = None) -> int:
                     )
                 )
             AuditSeal.objects.bulk_create(seals)
+            tlog.append_leaves(start_size, [seal.entry_digest for seal in seals])
             PendingSeal.objects.filter(entry_id__in=entry_ids).delete()
             head.save(update_fields=["size", "head_hash"])
             sealed += len(seals)
@@ -339,70 +342,18 @@ class VerifyResult:
     pending: int
     problem: str | None = None
     bad_entry_id: int | None = None
+    checkpoints: int = 0
 
     @property
     def ok(self) -> bool:
         return self.problem is None
 
 
-def _seals() -> Iterator[AuditSeal]:
-    return AuditSeal.objects.select_related("entry").order_by("seq").iterator(chunk_size=2000)
-
-
 def verify_chain() -> VerifyResult:
-    """Recompute every digest and link; name the first entry that does not match."""
-    previous = GENESIS_HASH
-    checked = 0
-    for seal in _seals():
-        checked += 1
-        if seal.seq != checked:
-            return VerifyResult(
-                checked - 1,
-                PendingSeal.objects.count(),
-                f"chain position {checked} is missing (found {seal.seq})",
-                seal.entry_id,
-            )
-        digest = entry_digest(seal.entry)
-        if digest != seal.entry_digest:
-            return VerifyResult(
-                checked - 1,
-                PendingSeal.objects.count(),
-                f"entry {seal.entry_id} (position {seal.seq}) was altered: "
-                "its content no longer matches its sealed digest",
-                seal.entry_id,
-            )
-        expected = link_hash(previous, digest)
-        if expected != seal.chain_hash:
-            return VerifyResult(
-                checked - 1,
-                PendingSeal.objects.count(),
-                f"entry {seal.entry_id} (position {seal.seq}): chain hash "
-                "does not follow from the previous entry",
-                seal.entry_id,
-            )
-        previous = expected
-    head = ChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.size != checked or head.head_hash != previous):
-        return VerifyResult(
-            checked,
-            PendingSeal.objects.count(),
-            f"chain head says {head.size} entries ending in "
-            f"{head.head_hash[:12]}, recomputed {checked} ending in {previous[:12]}",
-        )
-    unsealed = (
-        AuditEntry.objects.filter(seal__isnull=True)
-        .exclude(pk__in=PendingSeal.objects.values("entry_id"))
-        .order_by("pk")
-        .first()
-    )
-    if unsealed is not None:
-        return VerifyResult(
-            checked,
-            PendingSeal.objects.count(),
-            f"entry {unsealed.pk} is neither sealed nor queued for sealing",
-            unsealed.pk,
-        )
-    return VerifyResult(checked, PendingSeal.objects.count())
+    """Recompute every digest, link, Merkle node and checkpoint; name the first mismatch."""
+    from .audit_verify import verify
+
+    return verify()
 
 
 def history(object_type: str, object_id: str, actions: set[str] | None = None) -> list[AuditEntry]:

@@ -74,3 +74,39 @@ class BenchInsert(models.Model):
 
     def __str__(self) -> str:
         return f"bench row {self.pk}"
+
+
+class MerkleNode(models.Model):
+    """Hash of one perfect subtree of the audit Merkle tree (level >= 1), written at sealing.
+
+    ``position`` numbers nodes in the order they complete (``merkle.node_position(level,
+    index)``), so rows are only ever appended and ``audit verify`` reads them in one
+    sequential pass; the position alone identifies the subtree.
+    Leaves (level 0) are not stored: they are ``SHA-256(0x00 || seal.entry_digest)``.
+    """
+
+    position = models.BigIntegerField(primary_key=True)
+    hash = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"Merkle node {self.position}"
+
+
+class Checkpoint(models.Model):
+    """A signed statement of the tree: size, root hash, time, signed with the platform key.
+
+    Made only when the tree grew, so sizes strictly increase and key the table.
+    """
+
+    tree_size = models.BigIntegerField(primary_key=True)
+    root_hash = models.CharField(max_length=64)
+    origin = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["tree_size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.tree_size}"

@@ -36,6 +36,7 @@ PUBLIC_ACTIONS = {
     "exchange.registry",
     "exchange.call",
     "health.view",
+    "audit.view",
 }
 SIGNED_IN_ACTIONS = {"draft.start", "filing.list_own", "notice.list_own"}
 

@@ -301,6 +301,14 @@ TAMBO_SWEEP_BATCH = env_int("TAMBO_SWEEP_BATCH", 5000)
 TAMBO_AUDIT_SEAL_BATCH = env_int("TAMBO_AUDIT_SEAL_BATCH", 500)
 # Seconds between after-commit sealing attempts of one process (0: after every commit).
 TAMBO_AUDIT_SEAL_INTERVAL = float(os.environ.get("TAMBO_AUDIT_SEAL_INTERVAL", "1.0"))
+# Audit checkpoints: the Ed25519 platform key (PEM, PKCS#8) that signs each (tree size, root
+# hash, time); `tambo audit keygen` creates it. Production refuses to start without it.
+TAMBO_CHECKPOINT_KEY = Path(
+    os.environ.get("TAMBO_CHECKPOINT_KEY", TAMBO_SIGNING_KEYS / "audit-checkpoint.pem")
+)
+# The name of this log in every signed checkpoint (first line of the signed text).
+TAMBO_CHECKPOINT_ORIGIN = os.environ.get("TAMBO_CHECKPOINT_ORIGIN", "tambo.gob.pe/audit")
+TAMBO_CHECKPOINT_INTERVAL_MINUTES = env_int("TAMBO_CHECKPOINT_INTERVAL_MINUTES", 10)
 
 # Logs: JSON lines with the request id (production default) or readable text (development).
 TAMBO_LOG_FORMAT = os.environ.get("TAMBO_LOG_FORMAT", "text")

@@ -21,6 +21,11 @@ if os.environ.get("TAMBO_SIGNING_PASSWORD", "tambo-demo-keys") == "tambo-demo-ke
         "TAMBO_SIGNING_PASSWORD must be set in production (it opens the agencies' signing "
         "keys), and not to the published demo password"
     )
+if "TAMBO_CHECKPOINT_KEY" not in os.environ or not TAMBO_CHECKPOINT_KEY.is_file():  # noqa: F405
+    raise ImproperlyConfigured(
+        "TAMBO_CHECKPOINT_KEY must name the Ed25519 key file that signs audit checkpoints "
+        "(create one with `tambo audit keygen`)"
+    )
 
 # JSON lines with the request id unless TAMBO_LOG_FORMAT=text.
 LOGGING = logging_config(  # noqa: F405

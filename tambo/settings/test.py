@@ -24,6 +24,7 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Signing keys for tests: a session-wide demo PKI created by tests/conftest.py.
 TAMBO_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="tambo-test-keys-"))
+TAMBO_CHECKPOINT_KEY = TAMBO_SIGNING_KEYS / "audit-checkpoint.pem"
 # Seal after every commit, so tests see the chain at once.
 TAMBO_AUDIT_SEAL_INTERVAL = 0
 # Rate limits stay on in tests, high enough that no test meets them by accident;

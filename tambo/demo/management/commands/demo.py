@@ -116,6 +116,7 @@ class Command(BaseCommand):
             f"catalogue: {report.versions_created} new procedure versions, {report.unchanged} unchanged"
         )
         call_command("keys", "demo", stdout=self.stdout)
+        call_command("audit", "keygen", stdout=self.stdout)
         self._user("admin", "Admin", "Tambo", is_staff=True, is_superuser=True)
         citizens = {}
         for username, first, last, dni, email, lang in CITIZENS:
@@ -152,6 +153,7 @@ class Command(BaseCommand):
             self._file_demo_cases(citizens, officials)
         if scale:
             self._scale(scale)
+        call_command("audit", "checkpoint", stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"demo logins (password for all: {DEMO_PASSWORD}): citizens {', '.join(c[0] for c in CITIZENS)}; "
