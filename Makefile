@@ -14,7 +14,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 
-install: $(BIN)/.installed
+# The real OpenID provider the login tests run (npm `oidc-provider`, node >= 20).
+OIDC_PROVIDER := tests/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed $(OIDC_PROVIDER)/node_modules/.installed
 
 run: $(BIN)/.installed
 	mkdir -p var
@@ -33,10 +39,10 @@ test: lint test-sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "DATABASE_URL not set: PostgreSQL run skipped (CI sets it)."; fi
 
-test-sqlite: $(BIN)/.installed
+test-sqlite: $(BIN)/.installed $(OIDC_PROVIDER)/node_modules/.installed
 	env -u DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test-postgres: $(BIN)/.installed
+test-postgres: $(BIN)/.installed $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 bench: $(BIN)/.installed

@@ -76,6 +76,12 @@ def is_official(user: Any) -> bool:
     return any(a.role not in NON_OFFICE_ROLES for a in appointments(user))
 
 
+def needs_second_factor(user: Any) -> bool:
+    """Officials (an active appointment) and staff (the Django admin) must verify a second
+    factor after their password before their session may do anything else."""
+    return bool(user and user.is_authenticated and (user.is_staff or is_official(user)))
+
+
 def allows(user: Any, action: str, obj: Any = None) -> bool:
     """Whether ``user`` may do ``action`` (``"<object>.<verb>"``) on ``obj``."""
     if action in PUBLIC_ACTIONS:
