@@ -77,9 +77,10 @@ def is_official(user: Any) -> bool:
 
 
 def needs_second_factor(user: Any) -> bool:
-    """Officials (an active appointment) and staff (the Django admin) must verify a second
-    factor after their password before their session may do anything else."""
-    return bool(user and user.is_authenticated and (user.is_staff or is_official(user)))
+    """Anyone with an active appointment (officials, and intermediaries who file for citizens)
+    and staff (the Django admin) must verify a second factor after their password before
+    their session may do anything else."""
+    return bool(user and user.is_authenticated and (user.is_staff or appointments(user)))
 
 
 def allows(user: Any, action: str, obj: Any = None) -> bool:
