@@ -21,7 +21,14 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
-install: $(BIN)/.installed $(NODE_MODULES)
+
+# The real OpenID provider the login tests run (npm `oidc-provider`, node >= 20).
+OIDC_PROVIDER := tests/oidc_provider
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed $(NODE_MODULES) $(OIDC_PROVIDER)/node_modules/.installed
 
 run: $(BIN)/.installed
 	mkdir -p var
@@ -41,10 +48,10 @@ test: lint test-sqlite
 	@if [ -n "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "DATABASE_URL not set: PostgreSQL run skipped (CI sets it)."; fi
 
-test-sqlite: $(BIN)/.installed $(NODE_MODULES)
+test-sqlite: $(BIN)/.installed $(NODE_MODULES) $(OIDC_PROVIDER)/node_modules/.installed
 	env -u DATABASE_URL $(BIN)/pytest -n $(PYTEST_WORKERS)
 
-test-postgres: $(BIN)/.installed $(NODE_MODULES)
+test-postgres: $(BIN)/.installed $(NODE_MODULES) $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
 # Crashes real processes (gunicorn, PostgreSQL, the task worker) on a throwaway cluster of their

@@ -181,3 +181,45 @@ def bypassing_append_only():
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SET session_replication_role = DEFAULT")
+
+
+def enrol_totp(user: User):
+    """Give ``user`` a confirmed authenticator device (what the enrolment page creates)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(user=user, name="Autenticador", confirmed=True)
+
+
+def totp_code(device, *, refresh: bool = True) -> str:
+    """The code an authenticator app shows now for ``device`` (the next step if now's is used).
+    ``refresh=False`` where the database may not be read (inside Playwright's event loop)."""
+    from django_otp.oath import TOTP
+
+    if refresh:
+        device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    if device.last_t is not None and device.last_t >= totp.t():
+        totp.drift += device.last_t - totp.t() + 1  # still inside django-otp's tolerance
+    return f"{totp.token():0{device.digits}d}"
+
+
+def login_official(client: Client, user: User, password: str = "a-long-test-password") -> Client:  # noqa: S107
+    """Log an official in as a person does: password, then a real TOTP code."""
+    device = enrol_totp(user)
+    response = client.post("/ingresar/", {"username": user.username, "password": password})
+    assert response.status_code == 302, response.content.decode()[:500]
+    assert response["Location"].startswith("/ingresar/segundo-factor/")
+    verified = client.post("/ingresar/segundo-factor/", {"code": totp_code(device)})
+    assert verified.status_code == 302, verified.content.decode()[:500]
+    return client
+
+
+def official_client(user: User) -> Client:
+    return login_official(Client(), user)
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    """pytest-django's admin client, logged in with password and second factor (staff need it)."""
+    return login_official(Client(), admin_user, password="password")

@@ -20,7 +20,7 @@ from tambo.core.models import AuditEntry
 from tambo.identity import actions as identity_actions
 from tambo.inbox.sms import FileSender
 
-from .conftest import PNG_1PX, answers_for, make_official, without_file_field
+from .conftest import PNG_1PX, answers_for, login_official, make_official, without_file_field
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +39,7 @@ def intermediary(catalog):
 
 @pytest.fixture
 def helper(intermediary) -> Client:
-    client = Client()
-    client.force_login(intermediary)
-    return client
+    return login_official(Client(), intermediary)
 
 
 @pytest.fixture
@@ -230,8 +228,7 @@ def test_an_official_who_is_also_an_intermediary_gets_no_intermediary_queue(cata
     unit = official.appointments.get().unit
     Appointment.objects.create(user=official, unit=unit, role="intermediary")
     assert [q.role for q in office_queries.my_queues(official)] == ["front_desk"]
-    client = Client()
-    client.force_login(official)
+    client = login_official(Client(), official)
     assert client.get("/oficina/").status_code == 200
 
 

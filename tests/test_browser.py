@@ -92,7 +92,9 @@ def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_
 
     proc = procedure("LF-RIESGO-BAJO", "MDSI")
     citizen = make_citizen("vecina", "44455566")
-    make_official("funcionaria", "MDSI", ["front_desk", "evaluator", "signer"])
+    from .conftest import enrol_totp, totp_code
+
+    device = enrol_totp(make_official("funcionaria", "MDSI", ["front_desk", "evaluator", "signer"]))
     draft = actions.start_draft(citizen, proc.current_version)
     actions.save_answers(citizen, draft.pk, answers_for(proc))
     for field in proc.current_version.file.form:
@@ -104,12 +106,17 @@ def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_
     base = live_server.url
     from playwright.sync_api import sync_playwright
 
-    def login(page, username):
+    def login(page, username, device=None):
         page.goto(f"{base}/ingresar/")
         page.fill("#field-username", username)
         page.fill("#field-password", "a-long-test-password")
         with page.expect_navigation():
             page.click("main button[type=submit]")
+        if device is not None:  # officials: the second factor, with a real TOTP code
+            assert page.locator("h1").inner_text() == "Confirme que es usted"
+            page.fill("#field-code", totp_code(device, refresh=False))
+            with page.expect_navigation():
+                page.click("main button[type=submit]")
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
@@ -117,7 +124,7 @@ def test_official_observes_citizen_corrects_official_approves_citizen_reads_and_
         )
         official = browser.new_context(locale="es-PE").new_page()
         person = browser.new_context(locale="es-PE").new_page()
-        login(official, "funcionaria")
+        login(official, "funcionaria", device)
         login(person, "vecina")
         case_url = f"{base}/oficina/expedientes/{number}/"
         official.goto(case_url)

@@ -10,7 +10,7 @@ import pytest
 from tambo.cases import office_queries as oq
 from tambo.cases.models import Filing
 
-from .conftest import make_official, procedure, token_client
+from .conftest import login_official, make_official, procedure, token_client
 from .test_backoffice import file_case, take
 
 pytestmark = pytest.mark.django_db
@@ -68,7 +68,7 @@ def test_office_pages_show_the_queue_and_refuse_a_wrong_transition_with_409(
     client, citizen, desk, catalog
 ):
     filing = file_case(citizen, procedure("LF-RIESGO-BAJO", "MDSI"))
-    client.force_login(desk)
+    login_official(client, desk)
     unit_id = desk.appointments.get().unit_id
     home = client.get("/oficina/")
     assert home.status_code == 200
@@ -96,7 +96,11 @@ def test_citizens_and_other_agencies_cannot_see_office_pages(
     filing = file_case(citizen, procedure("LF-RIESGO-BAJO", "MDSI"))
     outsider = make_official("ajeno", "MTC", ["front_desk", "supervisor"])
     for user in (citizen, other_citizen, outsider):
-        client.force_login(user)
+        client.logout()
+        if user is outsider:
+            login_official(client, user)
+        else:
+            client.force_login(user)
         assert client.get(f"/oficina/expedientes/{filing.number}/").status_code == 404
         assert client.post(f"/oficina/expedientes/{filing.number}/accion/admit/").status_code == 404
     client.force_login(citizen)

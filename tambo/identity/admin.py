@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from . import actions
 from .models import ApiToken, Appointment, User
 
 
@@ -21,6 +22,18 @@ class UserAdmin(BaseUserAdmin):
     )
     list_display = ("username", "document_type", "document_number", "email", "is_staff")
     search_fields = ("username", "document_number", "email", "first_name", "last_name")
+    actions = ["disable_accounts"]
+
+    def save_model(self, request, obj, form, change):
+        """Unticking "active" goes through the disabling action: all sessions end at once."""
+        super().save_model(request, obj, form, change)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            actions.disable_account(request.user, obj)
+
+    @admin.action(description="Deshabilitar las cuentas elegidas (terminan sus sesiones)")
+    def disable_accounts(self, request, queryset):
+        for user in queryset.filter(is_active=True):
+            actions.disable_account(request.user, user)
 
 
 @admin.register(ApiToken)

@@ -7,6 +7,7 @@ import secrets
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.crypto import salted_hmac
 
 
 class DocumentType(models.TextChoices):
@@ -26,6 +27,9 @@ class User(AbstractUser):
     language = models.CharField(max_length=5, blank=True, default="")
     # Notices also go by SMS to ``phone`` when the user has no e-mail, or when they ask.
     sms_notices = models.BooleanField(default=False)
+    # Bumped on logout and when the account is disabled: every session signed with the old
+    # value stops being accepted, on every device (see ``_get_session_auth_hash``).
+    session_generation = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -39,6 +43,19 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        """Django's session hash (password-based) with the session generation mixed in.
+
+        Django checks this hash on every request; changing the generation therefore ends
+        all of the user's sessions at once, including the fallback-secret check.
+        """
+        return salted_hmac(
+            "tambo.identity.User.session_auth_hash",
+            f"{self.password}\x00{self.session_generation}",
+            secret=secret,
+            algorithm="sha256",
+        ).hexdigest()
 
 
 class ApiToken(models.Model):
@@ -90,3 +107,20 @@ class Appointment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} @ {self.unit}"
+
+
+class LoginThrottle(models.Model):
+    """Failed password logins per account name, kept in the database (shared by all processes).
+
+    Keyed by the normalised name typed in the login form, not by the user row, so that
+    unknown names are counted and locked exactly like real accounts and the lock does not
+    reveal whether an account exists.
+    """
+
+    key = models.CharField(max_length=150, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.key

@@ -78,6 +78,13 @@ def is_official(user: Any) -> bool:
     return any(a.role not in NON_OFFICE_ROLES for a in appointments(user))
 
 
+def needs_second_factor(user: Any) -> bool:
+    """Anyone with an active appointment (officials, and intermediaries who file for citizens)
+    and staff (the Django admin) must verify a second factor after their password before
+    their session may do anything else."""
+    return bool(user and user.is_authenticated and (user.is_staff or appointments(user)))
+
+
 def allows(user: Any, action: str, obj: Any = None) -> bool:
     """Whether ``user`` may do ``action`` (``"<object>.<verb>"``) on ``obj``."""
     if action in PUBLIC_ACTIONS:

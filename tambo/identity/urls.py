@@ -7,6 +7,14 @@ from . import views
 app_name = "identity"
 urlpatterns = [
     path("ingresar/", rate_limit("login")(views.LoginView.as_view()), name="login"),
+    path("ingresar/idgob/", views.oidc_start, name="oidc_start"),
+    path("ingresar/idgob/retorno/", views.oidc_callback, name="oidc_callback"),
+    path("ingresar/segundo-factor/", views.second_factor, name="second_factor"),
+    path(
+        "ingresar/segundo-factor/registrar/",
+        views.second_factor_enrol,
+        name="second_factor_enrol",
+    ),
     path("salir/", views.LogoutView.as_view(), name="logout"),
     path("cuenta/", views.account, name="account"),
 ]

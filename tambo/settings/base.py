@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "tambo.documents",
     "tambo.inbox",
     "tambo.exchange",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "django_tasks",
     "django_tasks_db",
     "tambo.demo",
@@ -79,7 +82,9 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "tambo.identity.middleware.UserLanguageMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "tambo.identity.middleware.OfficialSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -153,6 +158,16 @@ AUTH_USER_MODEL = "identity.User"
 LOGIN_URL = "identity:login"
 LOGIN_REDIRECT_URL = "cases:my_filings"
 
+# Argon2id first: new and re-hashed passwords use it; the others only read older hashes.
+PASSWORD_HASHERS = [
+    "tambo.identity.hashers.TamboArgon2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+# Argon2id cost (OWASP minimum by default: 19 MiB, 2 passes, 1 lane): see identity/hashers.py.
+TAMBO_ARGON2_MEMORY_KIB = env_int("TAMBO_ARGON2_MEMORY_KIB", 19 * 1024)
+TAMBO_ARGON2_TIME_COST = env_int("TAMBO_ARGON2_TIME_COST", 2)
+TAMBO_ARGON2_PARALLELISM = env_int("TAMBO_ARGON2_PARALLELISM", 1)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -162,6 +177,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Login protection (docs/identity.md): this many failed passwords for one account name within
+# TAMBO_LOGIN_LOCKOUT_SECONDS lock it for TAMBO_LOGIN_LOCKOUT_SECONDS.
+TAMBO_LOGIN_MAX_FAILURES = env_int("TAMBO_LOGIN_MAX_FAILURES", 5)
+TAMBO_LOGIN_LOCKOUT_SECONDS = env_int("TAMBO_LOGIN_LOCKOUT_SECONDS", 600)
+# Officials' sessions end after this many idle seconds (citizens' follow SESSION_COOKIE_AGE).
+TAMBO_OFFICIAL_IDLE_SECONDS = env_int("TAMBO_OFFICIAL_IDLE_SECONDS", 30 * 60)
+# Second factor (officials): the issuer name shown in authenticator apps.
+OTP_TOTP_ISSUER = os.environ.get("TAMBO_TOTP_ISSUER", "Tambo")
+TAMBO_RECOVERY_CODES = 10
+# The national identity provider (OpenID Connect, e.g. ID Gob.pe). Without an issuer and a
+# client id only local accounts are offered.
+TAMBO_OIDC_ISSUER = os.environ.get("TAMBO_OIDC_ISSUER", "")
+TAMBO_OIDC_CLIENT_ID = os.environ.get("TAMBO_OIDC_CLIENT_ID", "")
+TAMBO_OIDC_CLIENT_SECRET = os.environ.get("TAMBO_OIDC_CLIENT_SECRET", "")
+TAMBO_OIDC_SCOPES = os.environ.get("TAMBO_OIDC_SCOPES", "openid profile")
+TAMBO_OIDC_DOCUMENT_CLAIM = os.environ.get("TAMBO_OIDC_DOCUMENT_CLAIM", "dni")
+TAMBO_OIDC_DOCUMENT_TYPE = os.environ.get("TAMBO_OIDC_DOCUMENT_TYPE", "dni")
+TAMBO_OIDC_GIVEN_NAME_CLAIM = os.environ.get("TAMBO_OIDC_GIVEN_NAME_CLAIM", "given_name")
+TAMBO_OIDC_FAMILY_NAME_CLAIM = os.environ.get("TAMBO_OIDC_FAMILY_NAME_CLAIM", "family_name")
+TAMBO_OIDC_LEEWAY_SECONDS = env_int("TAMBO_OIDC_LEEWAY_SECONDS", 60)
 
 LANGUAGE_CODE = "es"
 LANGUAGES = [("es", "Español"), ("qu", "Runasimi"), ("en", "English")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import time
@@ -10,6 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tambo.cases import actions, transitions
 from tambo.cases.models import Filing
@@ -17,6 +21,7 @@ from tambo.catalog.loader import load_directory
 from tambo.catalog.models import Agency, Procedure
 from tambo.demo.samples import MINIMAL_PDF, file_fields, sample_answers
 from tambo.identity.models import Appointment, User
+from tambo.identity.views import base32_secret
 
 DEMO_PASSWORD = "tambo-demo-2026"  # noqa: S105 - published demo logins, development only
 CITIZENS = [
@@ -32,6 +37,14 @@ OFFICIALS = [
     ("supervisor", "Jorge", "Salazar", "supervisor"),
 ]
 T = transitions.TransitionInput
+
+
+def demo_totp_key(user: User) -> str:
+    """A demo official's authenticator key (hex, 20 bytes), the same on every machine:
+    demo data is public, like the demo password."""
+    return hashlib.sha256(f"tambo-demo-totp:{user.username}".encode()).hexdigest()[:40]
+
+
 # (citizen, the transitions that bring the expediente to its demo state)
 STORY = [
     ("ana", []),
@@ -85,6 +98,11 @@ class Command(BaseCommand):
             help="also generate expedientes in bulk until there are N of them, spread over every "
             "agency, unit and state, with one citizen per 20 (PostgreSQL only)",
         )
+        parser.add_argument(
+            "--code",
+            metavar="USERNAME",
+            help="print the current second-factor code of a demo official and stop",
+        )
 
     def _scale(self, target: int) -> None:
         from tambo.core import clock
@@ -103,7 +121,10 @@ class Command(BaseCommand):
             f"in {time.monotonic() - started:.1f} s"
         )
 
-    def handle(self, *args, catalog: Path, scale: int = 0, **options):
+    def handle(self, *args, catalog: Path, scale: int = 0, code: str | None = None, **options):
+        if code:
+            self._print_code(code)
+            return
         if scale:
             from tambo.demo.generate import require_postgresql
 
@@ -162,6 +183,30 @@ class Command(BaseCommand):
                 "admin (Django admin at /admin/)"
             )
         )
+        self._second_factors()
+
+    def _second_factors(self) -> None:
+        """Officials and staff need a second factor: give each an authenticator secret
+        (the same on every run) and print it, so a person can add it to an app."""
+        self.stdout.write(
+            "officials' second factor: add the secret to an authenticator app (or run "
+            "`tambo demo --code USERNAME` for the current code):"
+        )
+        needing = Q(appointments__active=True) | Q(is_staff=True)
+        for user in User.objects.filter(needing).distinct().order_by("username"):
+            device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+            if device is None:
+                device = TOTPDevice.objects.create(
+                    user=user, name="Autenticador", confirmed=True, key=demo_totp_key(user)
+                )
+            self.stdout.write(f"  {user.username}: {base32_secret(device)}  {device.config_url}")
+
+    def _print_code(self, username: str) -> None:
+        device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+        if device is None:
+            raise CommandError(f"{username} has no second factor (is it a demo official?)")
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        self.stdout.write(f"{totp.token():0{device.digits}d}")
 
     def _user(self, username: str, first: str, last: str, **fields) -> User:
         user, created = User.objects.get_or_create(
