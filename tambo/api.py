@@ -118,12 +118,14 @@ def _register_routers() -> None:
     from tambo.catalog.api import router as catalog_router
     from tambo.documents.api import router as documents_router
     from tambo.inbox.api import router as inbox_router
+    from tambo.privacy.api import router as privacy_router
 
     api.add_router("/", catalog_router)
     api.add_router("/", cases_router)
     api.add_router("/", documents_router)
     api.add_router("/", office_router)
     api.add_router("/", inbox_router)
+    api.add_router("/", privacy_router)
 
 
 _register_routers()
