@@ -130,6 +130,7 @@ def _register_routers() -> None:
     from tambo.documents.api import router as documents_router
     from tambo.identity import policy
     from tambo.inbox.api import router as inbox_router
+    from tambo.privacy.api import router as privacy_router
 
     api.add_router("/", catalog_router)
     api.add_router("/", cases_router)
@@ -137,6 +138,7 @@ def _register_routers() -> None:
     api.add_router("/", office_router)
     api.add_router("/", inbox_router)
     api.add_router("/", audit_router(policy.require))
+    api.add_router("/", privacy_router)
 
 
 _register_routers()

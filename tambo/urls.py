@@ -18,6 +18,7 @@ urlpatterns = [
     path("oficina/", include("tambo.cases.office_urls")),
     path("casilla/", include("tambo.inbox.urls")),
     path("x/v1/", include("tambo.exchange.urls")),
+    path("cuenta/", include("tambo.privacy.urls")),
     path("", include("tambo.identity.urls")),
     path("", include("tambo.cases.urls")),
     path("", include("tambo.catalog.urls")),

@@ -191,6 +191,37 @@ def test_negative_term_days_names_the_file_and_line(catdir):
 
 
 @pytest.mark.django_db
+def test_retention_years_defaults_to_ten_and_a_zero_names_its_line(catdir):
+    path = proc_path(catdir)
+    line = line_of(path, "retention_years: 5")
+    assert ProcedureVersion.objects.count() == 0
+    replace_line(path, line, "retention_years: 0")
+    error = load_error(catdir)
+    assert f"{path}:{line}" in str(error) and "retention_years" in str(error)
+    replace_line(path, line, "# no retention_years: the default applies")
+    load_directory(catdir)
+    version = Procedure.objects.get(code=PROC_NAME).current_version
+    assert version.file.retention_years == 10
+    assert version.file.consent is None
+
+
+@pytest.mark.django_db
+def test_consent_text_is_read_per_language(catdir):
+    path = proc_path(catdir)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text + "consent:\n  es: Autorizo el tratamiento.\n  en: I authorise the processing.\n",
+        encoding="utf-8",
+    )
+    load_directory(catdir)
+    version = Procedure.objects.get(code=PROC_NAME).current_version
+    assert version.file.consent == {
+        "es": "Autorizo el tratamiento.",
+        "en": "I authorise the processing.",
+    }
+
+
+@pytest.mark.django_db
 def test_yaml_syntax_error_names_its_line(catdir):
     path = proc_path(catdir)
     line = line_of(path, "term_days: 10")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -318,9 +319,18 @@ def _access_code() -> str:
 
 
 def submit_draft(
-    citizen: Any, draft_id: Any, *, idempotency_key: str | None = None, channel: str = "web"
+    citizen: Any,
+    draft_id: Any,
+    *,
+    idempotency_key: str | None = None,
+    channel: str = "web",
+    data_consent: bool = False,
 ) -> FilingResult:
-    """File the draft as an expediente; repeating the request returns the same expediente."""
+    """File the draft as an expediente; repeating the request returns the same expediente.
+
+    ``data_consent``: the citizen accepted the procedure's consent to the processing of
+    their data (``consent:`` in its file), if it declares one.
+    """
     if idempotency_key is not None and not (1 <= len(idempotency_key) <= 80):
         raise DomainError(
             _("La clave Idempotency-Key debe tener entre 1 y 80 caracteres."),
@@ -329,7 +339,7 @@ def submit_draft(
         )
     try:
         with transaction.atomic():
-            return _submit(citizen, draft_id, idempotency_key, channel)
+            return _submit(citizen, draft_id, idempotency_key, channel, data_consent)
     except IntegrityError:
         # A concurrent request with the same key or draft won the race: return its result.
         owner_id = Draft.objects.filter(pk=draft_id).values_list("citizen_id", flat=True).first()
@@ -353,7 +363,20 @@ def _existing_filing(citizen: Any, draft_id: Any, key: str | None) -> Filing | N
     return Filing.objects.filter(draft_id=draft_id, citizen=citizen).first()
 
 
-def _submit(actor: Any, draft_id: Any, key: str | None, channel: str) -> FilingResult:
+def _consent_text(version: ProcedureVersion, consent: bool) -> str | None:
+    """The consent text to store, or a field error if the procedure needs it and it is missing."""
+    if version.file.consent is None:
+        return None
+    if not consent:
+        raise ValidationFailed(
+            {"consent": _("Para presentar este trámite debe aceptar el tratamiento de sus datos.")}
+        )
+    return localize(version.file.consent)  # the text the citizen was shown
+
+
+def _submit(
+    actor: Any, draft_id: Any, key: str | None, channel: str, data_consent: bool
+) -> FilingResult:
     draft = _locked_draft(actor, draft_id, "draft.submit")
     # The expediente is the citizen's even when an intermediary files it (assisted filing).
     citizen = draft.citizen
@@ -378,6 +401,7 @@ def _submit(actor: Any, draft_id: Any, key: str | None, channel: str) -> FilingR
         channel=channel,
         filed_by=actor if draft.assisted_by_id else None,
         consent=draft.consent,
+        consent_text=_consent_text(version, data_consent),
     )
     return FilingResult(filing, created=True)
 
@@ -394,6 +418,7 @@ def _create_filing(
     channel: str,
     filed_by: Any = None,
     consent: Any = None,
+    consent_text: str | None = None,
 ) -> Filing:
     """Create the expediente with its legal dates, number and audit entry (caller's transaction).
 
@@ -461,6 +486,8 @@ def _create_filing(
         "fee": str(fee),
         "documents": [{"field": d.field_name, "sha256": d.sha256} for d in documents],
     }
+    if consent_text is not None:
+        audit_data["consent_sha256"] = hashlib.sha256(consent_text.encode("utf-8")).hexdigest()
     if connection.vendor == "postgresql":
         _insert_filing_postgres(filing, year, actor, audit_data)
     else:
@@ -479,6 +506,10 @@ def _create_filing(
     filing._prefetched_objects_cache = {
         "documents": documents
     }  # the response lists them; no re-query
+    if consent_text is not None:
+        from tambo.privacy.actions import record_consent
+
+        record_consent(citizen, filing, consent_text)
     return filing
 
 
@@ -489,6 +520,7 @@ def file_directly(
     *,
     idempotency_key: str | None = None,
     channel: str = "api",
+    data_consent: bool = False,
 ) -> FilingResult:
     """File in one request a procedure that needs no uploads (no draft is kept).
 
@@ -510,6 +542,7 @@ def file_directly(
     cleaned, errors = validate_answers(version.file, answers, set())
     if errors:
         raise ValidationFailed(errors)
+    consent_text = _consent_text(version, data_consent)
     try:
         with transaction.atomic():
             filing = _create_filing(
@@ -521,6 +554,7 @@ def file_directly(
                 draft=None,
                 key=idempotency_key,
                 channel=channel,
+                consent_text=consent_text,
             )
     except IntegrityError:
         existing = _by_key(citizen, idempotency_key, version) if idempotency_key else None

@@ -15,6 +15,7 @@ from tambo.catalog import queries as catalog_queries
 from tambo.core import ratelimit
 from tambo.core.downloads import attachment
 from tambo.core.errors import NotFound
+from tambo.privacy.access import record_filing_access
 
 from . import actions, queries
 from .presenters import filing_view, timeline_rows
@@ -55,6 +56,7 @@ class FileDirectlyIn(Schema):
     agency: str
     procedure: str
     answers: dict[str, Any]
+    consent: bool = False
 
 
 class EventOut(Schema):
@@ -202,11 +204,16 @@ def submit(
     request: HttpRequest,
     draft_id: UUID,
     idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    consent: bool = False,
 ) -> Any:
-    """File the draft. Repeating it (same draft or same Idempotency-Key) returns the same expediente (200)."""
+    """File the draft. Repeating it (same draft or same Idempotency-Key) returns the same expediente (200).
+
+    ``consent=true``: the citizen accepts the procedure's consent text (422 ``consent`` if it
+    declares one and this is missing).
+    """
     ratelimit.check(request, "filing", per_user=True)
     result = actions.submit_draft(
-        request.user, draft_id, idempotency_key=idempotency_key, channel="api"
+        request.user, draft_id, idempotency_key=idempotency_key, channel="api", data_consent=consent
     )
     return Status(201 if result.created else 200, _filing(result.filing))
 
@@ -223,7 +230,11 @@ def file_directly(
     if procedure is None:
         raise NotFound("No such procedure.", field="procedure")
     result = actions.file_directly(
-        request.user, procedure, payload.answers, idempotency_key=idempotency_key
+        request.user,
+        procedure,
+        payload.answers,
+        idempotency_key=idempotency_key,
+        data_consent=payload.consent,
     )
     return Status(201 if result.created else 200, _filing(result.filing))
 
@@ -246,12 +257,14 @@ def my_filings(request: HttpRequest, before: str | None = None) -> Any:
 @router.get("/filings/{number}", response=FilingDetailOut)
 def filing_detail(request: HttpRequest, number: str) -> Any:
     filing = queries.get_filing(request.user, number)
+    record_filing_access(request.user, filing, [("filing", "")])
     return {**_filing(filing), "answers": filing.answers, "timeline": _events(filing)}
 
 
 @router.get("/filings/{number}/receipt.pdf")
 def filing_receipt(request: HttpRequest, number: str) -> HttpResponse:
     filing = queries.get_filing(request.user, number)
+    record_filing_access(request.user, filing, [("receipt", filing.number)])
     return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
 

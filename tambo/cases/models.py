@@ -139,6 +139,16 @@ class Filing(models.Model):
         help_text="a document the sweep decided and a worker still has to sign (e.g. silence_certificate)",
     )
     access_code = models.CharField(max_length=12)
+    reserved_until = models.DateField(
+        null=True,
+        blank=True,
+        help_text="legal reserve: who read the case is withheld from the citizen through this day",
+    )
+    retention_applied_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="when the retention period ended and the uploaded documents were removed",
+    )
     lock_version = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField()
     # Assisted filing: who filed it for the citizen, and the consent that allowed it. No plain

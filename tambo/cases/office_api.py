@@ -12,6 +12,7 @@ from ninja import Router, Schema
 from tambo.catalog.texts import localize
 from tambo.core.errors import ValidationFailed
 from tambo.identity import policy
+from tambo.privacy.access import record_filing_access
 
 from . import office_queries as oq
 from . import queries, transitions
@@ -122,6 +123,8 @@ def queue_page(
 
 
 def _office_detail(request: HttpRequest, filing: Any) -> dict[str, Any]:
+    """The case for its officials; answering it records the access in the citizen's log."""
+    record_filing_access(request.user, filing, [("filing", "")])
     roles = policy.official_roles(request.user, filing)
     workflow = filing.procedure_version.workflow
     available = [t for t in workflow.available(filing.status) if roles & set(t.by)]
@@ -167,6 +170,7 @@ def take_transition(
             reason=payload.reason, report=payload.report, expected_version=payload.expected_version
         ),
     )
+    record_filing_access(request.user, filing, [("filing", "")])
     return {**_filing(filing), "answers": filing.answers, "timeline": _events(filing)}
 
 

@@ -10,4 +10,10 @@ urlpatterns = [
     path("expedientes/<str:number>/accion/<str:transition_id>/", views.act, name="act"),
     path("expedientes/<str:number>/tomar/", views.take, name="take"),
     path("expedientes/<str:number>/asignar/", views.assign, name="assign"),
+    path("expedientes/<str:number>/reserva/", views.reserve, name="reserve"),
+    path(
+        "expedientes/<str:number>/archivos/<uuid:document_id>/",
+        views.upload_download,
+        name="upload",
+    ),
 ]

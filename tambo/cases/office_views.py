@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop as N_
@@ -16,6 +17,8 @@ from django.views.decorators.http import require_GET, require_POST
 from tambo.catalog.texts import localize
 from tambo.core.errors import DomainError, NotFound, ValidationFailed
 from tambo.identity import policy
+from tambo.privacy.access import record_filing_access
+from tambo.privacy.actions import place_reserve
 
 from . import office_queries as oq
 from . import queries, transitions
@@ -96,6 +99,8 @@ def queue(request: HttpRequest, unit_id: int, role: str) -> HttpResponse:
 
 
 def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
+    """What the case page shows; showing it records the official's access to the citizen's data."""
+    record_filing_access(request.user, filing, [("filing", "")])
     workflow = filing.procedure_version.workflow
     roles = policy.official_roles(request.user, filing)
     available = [
@@ -121,6 +126,7 @@ def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
         "can_take": policy.allows(request.user, "filing.take", filing)
         and filing.assignee_id != request.user.pk,
         "can_assign": "supervisor" in roles,
+        "can_reserve": policy.allows(request.user, "filing.reserve", filing),
         "staff": unit_staff,
         "documents": queries.issued_documents(filing),
     }
@@ -213,4 +219,54 @@ def assign(request: HttpRequest, number: str) -> HttpResponse:
         request,
         _("Expediente asignado a %(name)s.") % {"name": assignee.get_full_name() or username},
     )
+    return redirect("office:case", number=number)
+
+
+@login_required
+@require_GET
+def upload_download(request: HttpRequest, number: str, document_id: str) -> HttpResponse:
+    """An official opens a document the citizen uploaded (recorded in the citizen's access log)."""
+    try:
+        filing = oq.office_filing(request.user, number)
+    except NotFound:
+        raise Http404 from None
+    document = filing.documents.filter(pk=document_id).first()
+    if document is None or not document.file:
+        raise Http404
+    record_filing_access(request.user, filing, [("document", document.original_name)])
+    return FileResponse(
+        document.file.open("rb"),
+        content_type=document.media_type,
+        as_attachment=True,
+        filename=document.original_name,
+    )
+
+
+@login_required
+@require_POST
+def reserve(request: HttpRequest, number: str) -> HttpResponse:
+    """A supervisor puts the expediente under legal reserve until a date, or lifts it."""
+    _require_office_access(request, number)
+    until_text = request.POST.get("until", "").strip()
+    reason = request.POST.get("reserve_reason", "")
+    try:
+        until = None
+        if request.POST.get("lift") is None:
+            try:
+                until = dt.date.fromisoformat(until_text)
+            except ValueError:
+                raise ValidationFailed(
+                    {"until": _("Escriba la fecha como AAAA-MM-DD, por ejemplo 2027-06-30.")}
+                ) from None
+        place_reserve(request.user, number, until, reason)
+    except NotFound:
+        raise Http404 from None
+    except DomainError as exc:
+        return _refused(
+            request,
+            number,
+            exc,
+            {"transition": "reserve", "until": until_text, "reserve_reason": reason},
+        )
+    messages.success(request, _("Guardamos la reserva del expediente."))
     return redirect("office:case", number=number)

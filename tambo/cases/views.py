@@ -19,10 +19,14 @@ from tambo.catalog.texts import localize
 from tambo.core.downloads import attachment
 from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tambo.core.ratelimit import rate_limit
+from tambo.privacy.access import record_filing_access
 
 from . import actions, queries, transitions
 from .presenters import answer_rows, filing_view, timeline_rows
 from .receipt import receipt_pdf
+
+# An official may open these citizen pages too (the policy lets the case's officials see
+# them); record_filing_access records nothing when the citizen reads their own data.
 
 
 def _not_found(exc: NotFound) -> Http404:
@@ -113,17 +117,26 @@ def review(request: HttpRequest, draft_id: str) -> HttpResponse:
     draft = _open_draft(request, draft_id)
     if hasattr(draft, "filing"):
         return redirect("cases:receipt", number=draft.filing.number)
+    version = draft.procedure_version
+    errors: dict[str, str] = {}
     if request.method == "POST":
         try:
-            result = actions.submit_draft(request.user, draft.pk, channel="web")
-        except ValidationFailed:
-            messages.error(request, _("Faltan datos. Revise los campos marcados."))
-            return redirect("cases:draft", draft_id=draft.pk)
+            result = actions.submit_draft(
+                request.user,
+                draft.pk,
+                channel="web",
+                data_consent=request.POST.get("consent") == "yes",
+            )
+        except ValidationFailed as exc:
+            if set(exc.errors) != {"consent"}:
+                messages.error(request, _("Faltan datos. Revise los campos marcados."))
+                return redirect("cases:draft", draft_id=draft.pk)
+            errors = exc.errors
         except Conflict as exc:
             messages.error(request, exc.message)
             return redirect("cases:draft", draft_id=draft.pk)
-        return redirect("cases:receipt", number=result.filing.number)
-    version = draft.procedure_version
+        else:
+            return redirect("cases:receipt", number=result.filing.number)
     documents = list(draft.documents.all())
     return render(
         request,
@@ -132,7 +145,10 @@ def review(request: HttpRequest, draft_id: str) -> HttpResponse:
             "draft": draft,
             "p": procedure_page(version.procedure),
             "rows": answer_rows(version, draft.answers, documents),
+            "consent_text": localize(version.file.consent),
+            "errors": errors,
         },
+        status=422 if errors else 200,
     )
 
 
@@ -158,6 +174,7 @@ def _own_filing(request: HttpRequest, number: str):  # type: ignore[no-untyped-d
 @require_GET
 def receipt(request: HttpRequest, number: str) -> HttpResponse:
     filing = _own_filing(request, number)
+    record_filing_access(request.user, filing, [("filing", "")])
     return render(request, "cases/receipt.html", {"f": filing_view(filing)})
 
 
@@ -165,6 +182,7 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
 @require_GET
 def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
     filing = _own_filing(request, number)
+    record_filing_access(request.user, filing, [("receipt", filing.number)])
     return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
 
@@ -199,6 +217,7 @@ def my_filings(request: HttpRequest) -> HttpResponse:
 @require_GET
 def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
     filing = _own_filing(request, number)
+    record_filing_access(request.user, filing, [("filing", "")])
     return render(request, "cases/filing.html", _filing_context(filing))
 
 
@@ -286,9 +305,11 @@ def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpRe
 
 def _filing_context(filing: Any) -> dict[str, Any]:
     from tambo.inbox.models import Notice
+    from tambo.privacy.models import Consent
 
     return {
         "f": filing_view(filing),
+        "consent": Consent.objects.filter(filing=filing).first(),
         "timeline": timeline_rows(filing, queries.timeline(filing)),
         "transitions": _citizen_transitions(filing),
         "file_fields": [f for f in form_fields(filing.procedure_version) if f.type == "file"],
@@ -305,6 +326,7 @@ def issued_document(request: HttpRequest, number: str, code: str) -> HttpRespons
     document = next((d for d in queries.issued_documents(filing) if d.code == code), None)
     if document is None:
         raise Http404
+    record_filing_access(request.user, filing, [("issued_document", document.title)])
     with document.file.open("rb") as handle:
         content = handle.read()
     return attachment(content, f"{document.code}.pdf", "application/pdf")

@@ -164,6 +164,18 @@ class ProcedureFile(Strict):
     requirements: list[Requirement] = Field(min_length=1)
     form: list[FormField] = Field(min_length=1)
     notes: Text | None = None
+    retention_years: int = Field(
+        10,
+        ge=1,
+        le=100,
+        description="years the expediente's documents are kept after it concludes "
+        "(then `tambo retention` removes them; the audit log is kept). Default 10.",
+    )
+    consent: Text | None = Field(
+        None,
+        description="consent to the processing of personal data the citizen must accept to file "
+        "(Ley 29733, art. 5); stored with the expediente, with its time",
+    )
     workflow: Workflow | None = Field(None, description="absent: the default TUPA workflow")
 
     @field_validator("topics")

@@ -26,6 +26,7 @@ CITIZEN_OWN_ACTIONS = {
     "filing.receipt",
     "notice.read",
     "notice.view",
+    "correction.view",
 }
 # exchange.*: other agencies' nodes, authenticated by their RFC 9421 signature and authorised
 # by the registry's access rules (tambo/exchange/provider.py), not by a user session.
@@ -38,7 +39,16 @@ PUBLIC_ACTIONS = {
     "health.view",
     "audit.view",
 }
-SIGNED_IN_ACTIONS = {"draft.start", "filing.list_own", "notice.list_own"}
+SIGNED_IN_ACTIONS = {
+    "draft.start",
+    "filing.list_own",
+    "notice.list_own",
+    # Personal data rights (Ley 29733): each user's own access log, copy and corrections.
+    "access.list_own",
+    "data.export_own",
+    "correction.request",
+    "correction.list_own",
+}
 
 
 def _owner_id(obj: Any) -> int | None:
@@ -101,8 +111,10 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return bool(official_roles(user, obj))
     if action == "filing.take" and obj is not None:
         return bool(official_roles(user, obj) & {"front_desk", "evaluator", "signer"})
-    if action == "filing.assign" and obj is not None:
+    if action in {"filing.assign", "filing.reserve"} and obj is not None:
         return "supervisor" in official_roles(user, obj)
+    if action == "correction.resolve":
+        return bool(user.is_staff)  # the data protection officer, in the admin
     if action == "queue.view" and obj is not None:
         return any(
             a.unit_id == obj.pk and a.role not in NON_OFFICE_ROLES for a in appointments(user)

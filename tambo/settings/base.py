@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "tambo.privacy",
     "django_tasks",
     "django_tasks_db",
     "tambo.demo",
@@ -345,6 +346,12 @@ TAMBO_CHECKPOINT_KEY = Path(
 # The name of this log in every signed checkpoint (first line of the signed text).
 TAMBO_CHECKPOINT_ORIGIN = os.environ.get("TAMBO_CHECKPOINT_ORIGIN", "tambo.gob.pe/audit")
 TAMBO_CHECKPOINT_INTERVAL_MINUTES = env_int("TAMBO_CHECKPOINT_INTERVAL_MINUTES", 10)
+
+# Recording who read a citizen's data (GET requests, not in a transaction) commits without
+# waiting for the WAL flush on PostgreSQL: ~0.5 ms instead of a disk flush per read. A crash
+# of the database server may lose the last fraction of a second of access entries (and their
+# queued audit entries) but never leaves one half-written. Set to 0 for synchronous commits.
+TAMBO_ACCESS_LOG_ASYNC_COMMIT = env_bool("TAMBO_ACCESS_LOG_ASYNC_COMMIT", True)
 
 # Logs: JSON lines with the request id (production default) or readable text (development).
 TAMBO_LOG_FORMAT = os.environ.get("TAMBO_LOG_FORMAT", "text")

@@ -236,7 +236,7 @@ class Command(BaseCommand):
                 actions.attach_document(
                     citizen, draft.pk, field.name, io.BytesIO(MINIMAL_PDF), f"{field.name}.pdf"
                 )
-            filing = actions.submit_draft(citizen, draft.pk).filing
+            filing = actions.submit_draft(citizen, draft.pk, data_consent=True).filing
             for official, transition, given in steps:
                 transitions.take(officials[official], filing.number, transition, given)
         self.stdout.write(f"filed {len(STORY)} demo expedientes")
