@@ -20,7 +20,15 @@ import pytest
 from tambo.cases import actions, transitions
 from tambo.demo.samples import MINIMAL_PDF
 
-from .conftest import answers_for, make_citizen, make_official, pdf_upload, procedure
+from .conftest import (
+    answers_for,
+    enrol_totp,
+    make_citizen,
+    make_official,
+    pdf_upload,
+    procedure,
+    totp_code,
+)
 from .test_browser import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -46,6 +54,7 @@ class Site:
     document_pdf: bytes
     notice_id: int
     drafts: dict[str, str] = field(default_factory=dict)
+    official_device: object = None  # carla's authenticator (officials log in with TOTP)
 
 
 def _file(citizen, proc) -> str:
@@ -90,6 +99,7 @@ def build_site(catalog, languages: list[str]) -> Site:
         document_code=document.code,
         document_pdf=pdf,
         notice_id=notice.pk,
+        official_device=enrol_totp(official),
     )
     for lang in languages:
         # An empty draft (its error state) and a complete one (check answers, then filed).
@@ -126,12 +136,20 @@ def new_page(chromium, base_url: str, lang: str, **options):
     return context.new_page()
 
 
-def login(page, base_url: str, username: str) -> None:
+def login(page, base_url: str, username: str, device=None, check=None) -> None:
+    """Log in through the login page; officials (``device`` given) then type a real TOTP code
+    on the second-factor page, which ``check`` (the axe check) sees on the way."""
     page.goto(f"{base_url}/ingresar/")
     page.fill("#field-username", username)
     page.fill("#field-password", PASSWORD)
     with page.expect_navigation():
         page.click("main button[type=submit]")
+    if device is not None:
+        if check is not None:
+            check(page, "second factor")
+        page.fill("#field-code", totp_code(device, refresh=False))
+        with page.expect_navigation():
+            page.click("main button[type=submit]")
 
 
 def axe_violations(page) -> list[str]:

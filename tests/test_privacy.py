@@ -18,12 +18,20 @@ from tambo.cases.models import Document, Filing
 from tambo.core import audit, clock
 from tambo.core.errors import Forbidden, ValidationFailed
 from tambo.core.models import AuditEntry
+from tambo.identity import policy
 from tambo.privacy import actions as privacy_actions
 from tambo.privacy.access import record_access, record_filing_access
 from tambo.privacy.models import AccessEntry, Consent, CorrectionRequest
 from tambo.privacy.retention import apply_retention
 
-from .conftest import answers_for, make_official, pdf_upload, procedure, token_client
+from .conftest import (
+    answers_for,
+    make_official,
+    official_client,
+    pdf_upload,
+    procedure,
+    token_client,
+)
 from .test_backoffice import at, file_case, take
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +58,9 @@ def case(citizen, licence):
 
 
 def logged_in(user) -> Client:
+    """Citizens by session; officials as they really log in (password and TOTP code)."""
+    if policy.needs_second_factor(user):
+        return official_client(user)
     client = Client()
     client.force_login(user)
     return client
