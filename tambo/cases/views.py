@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -16,7 +17,8 @@ from tambo.catalog import queries as catalog_queries
 from tambo.catalog.answers import validate_answers
 from tambo.catalog.presenters import form_fields, procedure_page
 from tambo.catalog.texts import localize
-from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from tambo.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
+from tambo.identity import policy
 
 from . import actions, queries, transitions
 from .presenters import answer_rows, filing_view, timeline_rows
@@ -144,24 +146,30 @@ def discard(request: HttpRequest, draft_id: str) -> HttpResponse:
     return redirect("cases:my_filings")
 
 
-def _own_filing(request: HttpRequest, number: str):  # type: ignore[no-untyped-def]
+def _own_filing(request: HttpRequest, number: str, action: str = "filing.view"):  # type: ignore[no-untyped-def]
+    """The expediente if the policy lets the user do ``action`` on it (404/403 otherwise)."""
     try:
-        return queries.get_filing(request.user, number)
+        filing = queries.get_filing(request.user, number)
+        if action != "filing.view":
+            policy.require(request.user, action, filing)
     except NotFound as exc:
         raise _not_found(exc) from None
+    except Forbidden:
+        raise PermissionDenied from None
+    return filing
 
 
 @login_required
 @require_GET
 def receipt(request: HttpRequest, number: str) -> HttpResponse:
-    filing = _own_filing(request, number)
+    filing = _own_filing(request, number, "filing.receipt")
     return render(request, "cases/receipt.html", {"f": filing_view(filing)})
 
 
 @login_required
 @require_GET
 def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
-    filing = _own_filing(request, number)
+    filing = _own_filing(request, number, "filing.receipt")
     response = HttpResponse(receipt_pdf(filing), content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="cargo-{filing.number}.pdf"'
     return response
@@ -170,6 +178,7 @@ def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_GET
 def my_filings(request: HttpRequest) -> HttpResponse:
+    policy.require(request.user, "filing.list_own")
     before = None
     cursor = request.GET.get("antes", "")
     if cursor:
@@ -204,6 +213,7 @@ def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def status_lookup(request: HttpRequest) -> HttpResponse:
     """Anyone with the filing number and access code sees the status, and nothing else."""
+    policy.require(request.user, "filing.status_by_code")
     errors: dict[str, str] = {}
     filing = None
     number = code = ""
@@ -247,9 +257,7 @@ def _citizen_transitions(filing: Any) -> list[dict[str, Any]]:
 @require_POST
 def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpResponse:
     """The citizen corrects an observation, withdraws, or appeals (with files when correcting)."""
-    filing = _own_filing(request, number)
-    if filing.citizen_id != request.user.pk:
-        raise Http404
+    filing = _own_filing(request, number, "filing.citizen_act")
     reason = request.POST.get("reason", "")
     errors: dict[str, str] = {}
     try:
