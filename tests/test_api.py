@@ -322,3 +322,41 @@ def test_the_token_lookup_returns_the_whole_user(citizen):
     )
     assert found.date_joined == citizen.date_joined  # converted like an ORM row (aware)
     assert user_for_token(raw + "x") is None
+
+
+@pytest.mark.django_db
+def test_anonymous_writes_are_401_and_a_session_without_csrf_token_is_403_csrf_failed(
+    citizen, catalog
+):
+    anonymous = Client(enforce_csrf_checks=True)
+    body = json.dumps({"agency": "MDSI", "procedure": "ACCESO-INFORMACION"})
+    refused = anonymous.post("/api/v1/drafts", body, content_type="application/json")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(citizen)
+    refused = browser.post("/api/v1/drafts", body, content_type="application/json")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "csrf_failed"
+    assert not Draft.objects.exists()
+    browser.get("/")  # the page sets the csrftoken cookie
+    accepted = browser.post(
+        "/api/v1/drafts",
+        body,
+        content_type="application/json",
+        headers={"X-CSRFToken": browser.cookies["csrftoken"].value},
+    )
+    assert accepted.status_code == 201, accepted.content
+
+
+@pytest.mark.django_db
+def test_the_openapi_declares_every_error_answer_with_the_error_body():
+    schema = Client().get("/api/v1/openapi.json").json()
+    assert "Error" in schema["components"]["schemas"]
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            declared = set(operation["responses"])
+            assert {"400", "403", "404", "409", "422"} <= declared, (method, path)
+            if operation.get("security"):
+                assert "401" in declared, (method, path)

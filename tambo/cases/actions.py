@@ -590,8 +590,7 @@ def add_filing_document(
             .filter(number=number)
             .first()
         )
-        if filing is None or filing.citizen_id != getattr(citizen, "pk", None):
-            raise NotFound(_("No encontramos ese expediente."))
+        policy.require(citizen, "filing.citizen_act", filing)
         workflow = filing.procedure_version.workflow
         if not any(
             "resume_term" in t.effects for t in workflow.available(filing.status, "citizen")

@@ -8,13 +8,14 @@ from typing import Any
 from uuid import UUID
 
 from django.http import Http404, HttpRequest, HttpResponse
-from ninja import File, Header, Router, Schema, Status
+from ninja import Field, File, Header, Router, Schema, Status
 from ninja.files import UploadedFile
 
 from tambo.catalog import queries as catalog_queries
 from tambo.core import ratelimit
 from tambo.core.downloads import attachment
 from tambo.core.errors import NotFound
+from tambo.identity import policy
 from tambo.privacy.access import record_filing_access
 
 from . import actions, queries
@@ -44,8 +45,8 @@ class DraftOut(Schema):
 
 
 class StartDraftIn(Schema):
-    agency: str
-    procedure: str
+    agency: str = Field(examples=["MDSI"])
+    procedure: str = Field(examples=["ACCESO-INFORMACION"])
 
 
 class AnswersIn(Schema):
@@ -203,7 +204,9 @@ def remove_document(request: HttpRequest, draft_id: UUID, field: str) -> Any:
 def submit(
     request: HttpRequest,
     draft_id: UUID,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", min_length=1, max_length=80
+    ),
     consent: bool = False,
 ) -> Any:
     """File the draft. Repeating it (same draft or same Idempotency-Key) returns the same expediente (200).
@@ -222,7 +225,9 @@ def submit(
 def file_directly(
     request: HttpRequest,
     payload: FileDirectlyIn,
-    idempotency_key: str | None = Header(None, alias="Idempotency-Key"),
+    idempotency_key: str | None = Header(
+        None, alias="Idempotency-Key", min_length=1, max_length=80
+    ),
 ) -> Any:
     """File a procedure that needs no uploads in one request."""
     ratelimit.check(request, "filing", per_user=True)
@@ -261,9 +266,20 @@ def filing_detail(request: HttpRequest, number: str) -> Any:
     return {**_filing(filing), "answers": filing.answers, "timeline": _events(filing)}
 
 
-@router.get("/filings/{number}/receipt.pdf")
+@router.get(
+    "/filings/{number}/receipt.pdf",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "The signed receipt (cargo) as a PDF file",
+                "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
 def filing_receipt(request: HttpRequest, number: str) -> HttpResponse:
     filing = queries.get_filing(request.user, number)
+    policy.require(request.user, "filing.receipt", filing)
     record_filing_access(request.user, filing, [("receipt", filing.number)])
     return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
@@ -272,6 +288,7 @@ def filing_receipt(request: HttpRequest, number: str) -> HttpResponse:
 def status(request: HttpRequest, payload: StatusIn) -> Any:
     """Status of an expediente for anyone holding its number and access code (nothing else)."""
     ratelimit.check(request, "status")
+    policy.require(request.user, "filing.status_by_code")
     filing = queries.filing_by_access_code(payload.number[:40], payload.access_code[:12])
     if filing is None:
         raise NotFound("No expediente with that number and access code.", code="not_found")

@@ -75,6 +75,9 @@ class AssignIn(Schema):
 
 @router.get("/office/queues", response=list[QueueOut])
 def my_queues(request: HttpRequest) -> Any:
+    """My work queues (none for someone who is not an official)."""
+    if not policy.allows(request.user, "office.view"):
+        return []
     return [
         {
             "unit_id": q.unit.pk,

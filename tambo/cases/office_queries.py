@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from tambo.catalog.models import OrgUnit
 from tambo.core import clock
-from tambo.core.errors import DomainError, NotFound
+from tambo.core.errors import DomainError
 from tambo.core.replica import dashboard_alias
 from tambo.identity import policy
 
@@ -32,18 +32,19 @@ class Queue:
 
 
 def my_queues(user: Any) -> list[Queue]:
+    """The queues of the roles the user holds today (appointed or delegated)."""
     return [
-        Queue(a.unit, a.role)
-        for a in policy.appointments(user)
-        if a.role not in policy.NON_OFFICE_ROLES  # intermediaries have no work queue
+        Queue(g.unit, g.role)
+        for g in policy.grants(user)
+        if g.role not in policy.NON_OFFICE_ROLES  # intermediaries have no work queue
     ]
 
 
 def get_queue(user: Any, unit_id: int, role: str) -> Queue:
-    for queue in my_queues(user):
-        if queue.unit.pk == unit_id and queue.role == role:
-            return queue
-    raise NotFound(_("No tiene esa bandeja de trabajo."))
+    unit = next((g.unit for g in policy.grants(user) if g.unit_id == unit_id), None)
+    queue = Queue(unit, role) if unit is not None else None
+    policy.require(user, "queue.view", queue)
+    return queue  # type: ignore[return-value]
 
 
 def _base(queue: Queue) -> QuerySet[Filing]:
@@ -155,6 +156,5 @@ def office_filing(user: Any, number: str) -> Filing:
         .filter(number=number)
         .first()
     )
-    if filing is None or not policy.official_roles(user, filing):
-        raise NotFound(_("No encontramos ese expediente."))
-    return filing
+    policy.require(user, "filing.office_view", filing)
+    return filing  # type: ignore[return-value]

@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -15,7 +16,7 @@ from django.utils.translation import gettext_noop as N_
 from django.views.decorators.http import require_GET, require_POST
 
 from tambo.catalog.texts import localize
-from tambo.core.errors import DomainError, NotFound, ValidationFailed
+from tambo.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tambo.identity import policy
 from tambo.privacy.access import record_filing_access
 from tambo.privacy.actions import place_reserve
@@ -33,8 +34,10 @@ ROLE_LABELS = {
 
 
 def _official(request: HttpRequest) -> None:
-    if not policy.is_official(request.user):
-        raise Http404
+    try:
+        policy.require(request.user, "office.view")
+    except NotFound:
+        raise Http404 from None
 
 
 @login_required
@@ -56,6 +59,8 @@ def queue(request: HttpRequest, unit_id: int, role: str) -> HttpResponse:
         q = oq.get_queue(request.user, unit_id, role)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None
     procedure = request.GET.get("tramite") or None
     state = request.GET.get("estado") or None
     light = request.GET.get("semaforo") or None
@@ -135,19 +140,23 @@ def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
 @login_required
 @require_GET
 def case(request: HttpRequest, number: str) -> HttpResponse:
-    try:
-        filing = oq.office_filing(request.user, number)
-    except NotFound:
-        raise Http404 from None
+    filing = _office_filing(request, number)
     return render(request, "cases/office/case.html", _case_context(request, filing))
 
 
-def _require_office_access(request: HttpRequest, number: str) -> None:
-    """Office actions are for the agency's officials; anyone else gets a plain 404."""
+def _office_filing(request: HttpRequest, number: str) -> Any:
+    """The case through the policy: 404 if the user may not see it, 403 if only as its citizen."""
     try:
-        oq.office_filing(request.user, number)
+        return oq.office_filing(request.user, number)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None
+
+
+def _require_office_access(request: HttpRequest, number: str) -> None:
+    """Office actions are for the agency's officials; anyone else gets a 404 (or 403)."""
+    _office_filing(request, number)
 
 
 def _refused(

@@ -94,7 +94,8 @@ def take(
                 % {"day": filing.appeal_due_on.isoformat()},
                 code="appeal_term_expired",
             )
-        apply(filing, workflow, transition, actor=actor, role=role, given=given)
+        via = policy.delegated_by(actor, filing, role) if role != "citizen" else None
+        apply(filing, workflow, transition, actor=actor, role=role, given=given, delegated_by=via)
     return filing
 
 
@@ -119,8 +120,13 @@ def apply(
     actor: Any,
     role: str,
     given: TransitionInput,
+    delegated_by: int | None = None,
 ) -> None:
-    """Change the state and apply the transition's effects (inside the caller's transaction)."""
+    """Change the state and apply the transition's effects (inside the caller's transaction).
+
+    ``delegated_by`` is the official who delegated ``role`` to the actor, recorded in the audit
+    entry so that a decision taken under a delegation says so.
+    """
     now = clock.now()
     today = now.astimezone(clock.LIMA).date()
     calendar = agency_calendar(filing.agency)
@@ -178,6 +184,7 @@ def apply(
             "reason": given.reason,
             "report": given.report,
             "document": document_code,
+            **({"delegated_by": delegated_by} if delegated_by else {}),
         },
     )
     if "notify" in effects:

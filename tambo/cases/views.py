@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -17,8 +18,9 @@ from tambo.catalog.answers import validate_answers
 from tambo.catalog.presenters import form_fields, procedure_page
 from tambo.catalog.texts import localize
 from tambo.core.downloads import attachment
-from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
+from tambo.core.errors import Conflict, DomainError, Forbidden, NotFound, ValidationFailed
 from tambo.core.ratelimit import rate_limit
+from tambo.identity import policy
 from tambo.privacy.access import record_filing_access
 
 from . import actions, queries, transitions
@@ -163,17 +165,23 @@ def discard(request: HttpRequest, draft_id: str) -> HttpResponse:
     return redirect("cases:my_filings")
 
 
-def _own_filing(request: HttpRequest, number: str):  # type: ignore[no-untyped-def]
+def _own_filing(request: HttpRequest, number: str, action: str = "filing.view"):  # type: ignore[no-untyped-def]
+    """The expediente if the policy lets the user do ``action`` on it (404/403 otherwise)."""
     try:
-        return queries.get_filing(request.user, number)
+        filing = queries.get_filing(request.user, number)
+        if action != "filing.view":
+            policy.require(request.user, action, filing)
     except NotFound as exc:
         raise _not_found(exc) from None
+    except Forbidden:
+        raise PermissionDenied from None
+    return filing
 
 
 @login_required
 @require_GET
 def receipt(request: HttpRequest, number: str) -> HttpResponse:
-    filing = _own_filing(request, number)
+    filing = _own_filing(request, number, "filing.receipt")
     record_filing_access(request.user, filing, [("filing", "")])
     return render(request, "cases/receipt.html", {"f": filing_view(filing)})
 
@@ -181,7 +189,7 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_GET
 def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
-    filing = _own_filing(request, number)
+    filing = _own_filing(request, number, "filing.receipt")
     record_filing_access(request.user, filing, [("receipt", filing.number)])
     return attachment(receipt_pdf(filing), f"cargo-{filing.number}.pdf", "application/pdf")
 
@@ -189,6 +197,7 @@ def receipt_download(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_GET
 def my_filings(request: HttpRequest) -> HttpResponse:
+    policy.require(request.user, "filing.list_own")
     before = None
     cursor = request.GET.get("antes", "")
     if cursor:
@@ -225,6 +234,7 @@ def filing_detail(request: HttpRequest, number: str) -> HttpResponse:
 @rate_limit("status")
 def status_lookup(request: HttpRequest) -> HttpResponse:
     """Anyone with the filing number and access code sees the status, and nothing else."""
+    policy.require(request.user, "filing.status_by_code")
     errors: dict[str, str] = {}
     filing = None
     number = code = ""
@@ -268,9 +278,7 @@ def _citizen_transitions(filing: Any) -> list[dict[str, Any]]:
 @require_POST
 def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpResponse:
     """The citizen corrects an observation, withdraws, or appeals (with files when correcting)."""
-    filing = _own_filing(request, number)
-    if filing.citizen_id != request.user.pk:
-        raise Http404
+    filing = _own_filing(request, number, "filing.citizen_act")
     reason = request.POST.get("reason", "")
     errors: dict[str, str] = {}
     try:

@@ -8,6 +8,8 @@ from typing import Any
 from django.http import Http404, HttpRequest
 from ninja import Router, Schema
 
+from tambo.identity import policy
+
 from . import queries
 from .answers import json_schema
 from .presenters import form_fields, procedure_page
@@ -73,6 +75,7 @@ def _summary(p: Any) -> dict[str, Any]:
 
 @router.get("/agencies", response=list[AgencyOut], auth=None)
 def list_agencies(request: HttpRequest) -> Any:
+    policy.require(request.user, "catalog.view")
     return list(queries.agencies())
 
 
@@ -81,11 +84,13 @@ def search(
     request: HttpRequest, q: str = "", agency: str | None = None, topic: str | None = None
 ) -> Any:
     """Search procedures; words match regardless of accents and case."""
+    policy.require(request.user, "catalog.view")
     return [_summary(p) for p in queries.search_procedures(q[:200], agency=agency, topic=topic)]
 
 
 @router.get("/procedures/{agency}/{code}", response=ProcedureDetail, auth=None)
 def detail(request: HttpRequest, agency: str, code: str) -> Any:
+    policy.require(request.user, "catalog.view")
     procedure = queries.get_procedure(agency, code)
     if procedure is None:
         raise Http404

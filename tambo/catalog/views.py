@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from tambo.identity import policy
+
 from . import queries
 from .presenters import procedure_page
 
 
 def home(request: HttpRequest) -> HttpResponse:
+    policy.require(request.user, "catalog.view")
     return render(
         request,
         "catalog/home.html",
@@ -21,6 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
+    policy.require(request.user, "catalog.view")
     query = request.GET.get("q", "")[:200]
     agency = request.GET.get("entidad") or None
     topic = request.GET.get("tema") or None
@@ -40,6 +44,7 @@ def search(request: HttpRequest) -> HttpResponse:
 
 
 def agency_detail(request: HttpRequest, code: str) -> HttpResponse:
+    policy.require(request.user, "catalog.view")
     agency = queries.get_agency(code)
     if agency is None:
         raise Http404
@@ -54,6 +59,7 @@ def agency_detail(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def procedure_detail(request: HttpRequest, agency: str, code: str) -> HttpResponse:
+    policy.require(request.user, "catalog.view")
     procedure = queries.get_procedure(agency, code)
     if procedure is None:
         raise Http404

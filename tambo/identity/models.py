@@ -124,3 +124,37 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Delegation(models.Model):
+    """An official lends a role they hold in an org unit to another official for a period.
+
+    A supervisor may delegate any role of their unit (evaluator, signer, supervisor); a signer
+    may delegate signing. The policy grants the role only from ``starts_on`` to ``ends_on``
+    (Lima dates, both included) and never after ``revoked_at``: a delegation is never edited,
+    only granted and revoked, so the audit log tells who could act when.
+    """
+
+    delegator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="delegations_given")
+    delegate = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="delegations_received"
+    )
+    unit = models.ForeignKey("catalog.OrgUnit", on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=500)
+    created_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["delegate", "ends_on"], name="delegation_delegate_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="delegation_period_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegator} → {self.delegate}: {self.role} @ {self.unit} ({self.starts_on}–{self.ends_on})"

@@ -1,16 +1,24 @@
 """The permission policy: may this user do this action on this object?
 
-Every action and every view asks here, so the rules live in one place. Objects a
+Every view, endpoint and action asks here, so the rules live in one place. Objects a
 user may not see are reported as not found, so their existence does not leak.
 
-Citizens act on what they own. Officials act through their appointments (role in an
-org unit): the front desk of an agency handles admissibility for all its units;
-evaluators, signers and supervisors act on the expedientes of their own unit.
+Citizens act on what they own (drafts, expedientes, notices). Officials act through
+grants: their appointments (role in an org unit) and the delegations they received that are
+in force today. The front desk of an agency handles admissibility for all its units;
+evaluators, signers and supervisors act on the expedientes of their own unit; supervisors
+assign. A supervisor may delegate any role of their unit, a signer may delegate signing,
+each for a period (never re-delegated: only an appointment can be delegated).
+
+The checks are in-memory set lookups; a user's grants are read once per request (two
+indexed queries, cached on the user object) and only when an official rule is consulted, so
+a citizen acting on their own objects costs no query here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -24,10 +32,12 @@ CITIZEN_OWN_ACTIONS = {
     "draft.discard",
     "filing.view",
     "filing.receipt",
+    "filing.citizen_act",
     "notice.read",
     "notice.view",
     "correction.view",
 }
+# Anyone, signed in or not: the catalogue, the status by number + access code, verification.
 # exchange.*: other agencies' nodes, authenticated by their RFC 9421 signature and authorised
 # by the registry's access rules (tambo/exchange/provider.py), not by a user session.
 PUBLIC_ACTIONS = {
@@ -49,6 +59,34 @@ SIGNED_IN_ACTIONS = {
     "correction.request",
     "correction.list_own",
 }
+# Actions on no particular object, for officials only.
+OFFICIAL_ACTIONS = {"office.view", "delegation.list"}
+GLOBAL_ACTIONS = (
+    PUBLIC_ACTIONS | SIGNED_IN_ACTIONS | OFFICIAL_ACTIONS | {"assisted.start", "assisted.list_own"}
+)
+# The office's view of a case and a queue: whoever may not have it gets "not found", even the
+# citizen who owns the expediente (the office page is not theirs to know about).
+HIDDEN_WHEN_DENIED = {"filing.office_view", "queue.view", "office.view"}
+# Roles a holder may delegate to another official of the agency.
+DELEGABLE = {"supervisor": {"evaluator", "signer", "supervisor"}, "signer": {"signer"}}
+OFFICIAL_ROLES = ("front_desk", "evaluator", "signer", "supervisor")
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A role in an org unit the user may exercise today (appointed or delegated)."""
+
+    unit: Any
+    role: str
+    delegated_by: int | None = None
+
+    @property
+    def unit_id(self) -> int:
+        return self.unit.pk
+
+    @property
+    def agency_id(self) -> int:
+        return self.unit.agency_id
 
 
 def _owner_id(obj: Any) -> int | None:
@@ -58,34 +96,107 @@ def _owner_id(obj: Any) -> int | None:
     return None
 
 
-def appointments(user: Any) -> list[Any]:
-    """The user's active appointments (cached on the user object for the request)."""
-    if user is None or not user.is_authenticated:
+def _agency_id(obj: Any) -> int | None:
+    if hasattr(obj, "agency_id"):
+        return obj.agency_id
+    unit = getattr(obj, "unit", None)
+    return getattr(unit, "agency_id", None)
+
+
+def grants(user: Any) -> list[Grant]:
+    """The roles the user holds today: active appointments, then delegations in force.
+
+    Cached on the user object, i.e. for one request; nothing that grants access is cached
+    across requests. A delegation counts only while its delegator still holds a role that
+    may delegate it in that unit (checked with a third query, only when there are any).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
         return []
-    cached = getattr(user, "_tambo_appointments", None)
-    if cached is None:
-        cached = list(user.appointments.filter(active=True).select_related("unit__agency"))
-        user._tambo_appointments = cached
-    return cached
+    cached = getattr(user, "_tambo_grants", None)
+    if cached is not None:
+        return cached
+    from tambo.core import clock
+
+    from .models import Appointment, Delegation
+
+    found = [
+        Grant(a.unit, a.role)
+        for a in Appointment.objects.filter(user=user, active=True).select_related("unit__agency")
+    ]
+    held = {(g.unit_id, g.role) for g in found}
+    today = clock.local_now().date()
+    delegations = list(
+        Delegation.objects.filter(
+            delegate=user, revoked_at__isnull=True, starts_on__lte=today, ends_on__gte=today
+        )
+        .select_related("unit__agency")
+        .order_by("pk")
+    )
+    if delegations:  # rare: only then check that each delegator still holds the power
+        powers = set(
+            Appointment.objects.filter(
+                user_id__in={d.delegator_id for d in delegations}, active=True
+            ).values_list("user_id", "unit_id", "role")
+        )
+        for d in delegations:
+            may = any(
+                (d.delegator_id, d.unit_id, role) in powers
+                for role, roles in DELEGABLE.items()
+                if d.role in roles
+            )
+            if may and (d.unit_id, d.role) not in held:
+                held.add((d.unit_id, d.role))
+                found.append(Grant(d.unit, d.role, delegated_by=d.delegator_id))
+    user._tambo_grants = found
+    return found
+
+
+# The name the rest of the code used before delegations: the same grants.
+appointments = grants
+
+
+def forget(user: Any) -> None:
+    """Drop the grants cached on ``user`` (after appointments or delegations change)."""
+    if hasattr(user, "_tambo_grants"):
+        del user._tambo_grants
 
 
 def official_roles(user: Any, filing: Any) -> set[str]:
     """The roles the user may exercise on this expediente."""
-    roles = set()
-    for appointment in appointments(user):
-        if appointment.role in NON_OFFICE_ROLES:
+    agency_id, unit_id = getattr(filing, "agency_id", None), getattr(filing, "unit_id", None)
+    return {
+        g.role
+        for g in grants(user)
+        if g.role not in NON_OFFICE_ROLES
+        and g.agency_id == agency_id
+        and (g.role == "front_desk" or g.unit_id == unit_id)
+    }
+
+
+def delegated_by(user: Any, filing: Any, role: str) -> int | None:
+    """Who delegated ``role`` to ``user`` for this expediente (``None`` if they hold it)."""
+    via = None
+    for g in grants(user):
+        if g.role != role or g.agency_id != filing.agency_id:
             continue
-        if appointment.unit.agency_id != getattr(filing, "agency_id", None):
-            continue
-        if appointment.role == "front_desk" or appointment.unit_id == getattr(
-            filing, "unit_id", None
-        ):
-            roles.add(appointment.role)
-    return roles
+        if g.role == "front_desk" or g.unit_id == filing.unit_id:
+            if g.delegated_by is None:
+                return None
+            via = g.delegated_by
+    return via
 
 
 def is_official(user: Any) -> bool:
-    return any(a.role not in NON_OFFICE_ROLES for a in appointments(user))
+    return any(g.role not in NON_OFFICE_ROLES for g in grants(user))
+
+
+def may_delegate(user: Any, unit_id: int, role: str) -> bool:
+    """Whether ``user`` holds (by appointment, not delegation) a role that may delegate ``role``."""
+    return any(
+        role in DELEGABLE.get(g.role, ())
+        for g in grants(user)
+        if g.unit_id == unit_id and g.delegated_by is None
+    )
 
 
 def needs_second_factor(user: Any) -> bool:
@@ -103,22 +214,28 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return False
     if action in SIGNED_IN_ACTIONS:
         return True
-    if action in CITIZEN_OWN_ACTIONS and obj is not None and _owner_id(obj) == user.pk:
-        return True
-    if action in ASSISTED_ACTIONS and _assisted_allows(user, action, obj):
-        return True
-    if action in {"filing.view", "filing.receipt", "filing.office_view"} and obj is not None:
-        return bool(official_roles(user, obj))
-    if action == "filing.take" and obj is not None:
-        return bool(official_roles(user, obj) & {"front_desk", "evaluator", "signer"})
-    if action in {"filing.assign", "filing.reserve"} and obj is not None:
-        return "supervisor" in official_roles(user, obj)
     if action == "correction.resolve":
         return bool(user.is_staff)  # the data protection officer, in the admin
-    if action == "queue.view" and obj is not None:
-        return any(
-            a.unit_id == obj.pk and a.role not in NON_OFFICE_ROLES for a in appointments(user)
+    if action in ASSISTED_ACTIONS and _assisted_allows(user, action, obj):
+        return True
+    if obj is None:
+        return action in OFFICIAL_ACTIONS and is_official(user)
+    if action in CITIZEN_OWN_ACTIONS and _owner_id(obj) == user.pk:
+        return True
+    if action in {"filing.view", "filing.receipt", "filing.office_view"}:
+        return bool(official_roles(user, obj))
+    if action == "filing.take":
+        return bool(official_roles(user, obj) & {"front_desk", "evaluator", "signer"})
+    if action in {"filing.assign", "filing.reserve"}:
+        return "supervisor" in official_roles(user, obj)
+    if action == "queue.view":
+        return obj.role not in NON_OFFICE_ROLES and any(
+            g.unit_id == obj.unit.pk and g.role == obj.role for g in grants(user)
         )
+    if action == "delegation.grant":
+        return may_delegate(user, obj.unit_id, obj.role)
+    if action == "delegation.revoke":
+        return obj.delegator_id == user.pk or may_delegate(user, obj.unit_id, obj.role)
     return False
 
 
@@ -127,8 +244,9 @@ def role_for_transition(user: Any, filing: Any, allowed: Iterable[str]) -> str |
     allowed = set(allowed)
     if "citizen" in allowed and filing.citizen_id == getattr(user, "pk", None):
         return "citizen"
-    for role in ("front_desk", "evaluator", "signer", "supervisor"):
-        if role in allowed and role in official_roles(user, filing):
+    roles = official_roles(user, filing) if allowed - {"citizen", "system"} else set()
+    for role in OFFICIAL_ROLES:
+        if role in allowed and role in roles:
             return role
     return None
 
@@ -136,11 +254,15 @@ def role_for_transition(user: Any, filing: Any, allowed: Iterable[str]) -> str |
 def _can_see(user: Any, obj: Any) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    return (
-        _owner_id(obj) == user.pk
-        or bool(official_roles(user, obj))
-        or (_assisted_by(obj) == user.pk and bool(intermediary_units(user)))
-    )
+    if _owner_id(obj) == user.pk:
+        return True
+    if _assisted_by(obj) == user.pk and intermediary_units(user):
+        return True
+    agency_id = _agency_id(obj)
+    if hasattr(obj, "citizen_id"):
+        # Officials see a citizen's expediente through their roles, never their casilla.
+        return hasattr(obj, "unit_id") and bool(official_roles(user, obj))
+    return agency_id is not None and any(g.agency_id == agency_id for g in grants(user))
 
 
 # --- Assisted filing (issue 6, part 4) -------------------------------------------------
@@ -163,7 +285,7 @@ ASSISTED_ACTIONS = {
 
 def intermediary_units(user: Any) -> list[Any]:
     """The service-centre units where the user is an active intermediary."""
-    return [a.unit for a in appointments(user) if a.role == "intermediary"]
+    return [g.unit for g in grants(user) if g.role == "intermediary"]
 
 
 def _assisted_by(obj: Any) -> int | None:
@@ -182,9 +304,15 @@ def _assisted_allows(user: Any, action: str, obj: Any) -> bool:
 
 
 def require(user: Any, action: str, obj: Any = None) -> None:
-    """Raise :class:`NotFound` (hiding the object) or :class:`Forbidden` unless allowed."""
+    """Raise :class:`NotFound` (hiding the object) or :class:`Forbidden` unless allowed.
+
+    A missing object and one the user may not see answer the same 404, so the answer
+    never tells whether it exists; 403 is for what the user can see but not do.
+    """
     if allows(user, action, obj):
         return
-    if obj is not None and not _can_see(user, obj):
+    if action in HIDDEN_WHEN_DENIED or (
+        action not in GLOBAL_ACTIONS and (obj is None or not _can_see(user, obj))
+    ):
         raise NotFound(_("No encontramos lo que busca."))
     raise Forbidden(_("No tiene permiso para hacer esto."))

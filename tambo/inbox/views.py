@@ -9,12 +9,15 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from tambo.core.errors import NotFound
+from tambo.identity import policy
 
 from . import actions
 from .models import Notice
 
 
 def inbox_page(user) -> list[Notice]:  # type: ignore[no-untyped-def]
+    """The user's own notices, unread first (the query is the ownership filter)."""
+    policy.require(user, "notice.list_own")
     return list(
         Notice.objects.filter(citizen=user)
         .select_related("filing", "agency")

@@ -1,0 +1,704 @@
+"""The permission matrix: every object endpoint (web and API) × every identity.
+
+The expected outcome comes from the declarative table ``ENDPOINTS`` (who may, who may see);
+the identities cover every role of the policy, in and out of the object's agency and unit,
+a delegate, a lapsed delegate, the owner, another citizen and anonymous. Denied requests must
+answer 403/404 (401 or a login redirect for anonymous), hide objects from who may not see
+them (404, never 403), leak nothing of the object in the body, and change nothing.
+
+``test_every_route_is_in_the_matrix_or_public`` enumerates all URL patterns and API
+operations, so a new endpoint cannot be added without a row here or a justified public entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+
+from tambo.api import api
+from tambo.cases import actions, transitions
+from tambo.cases.models import Document, Draft, Filing
+from tambo.catalog.models import OrgUnit
+from tambo.core import clock
+from tambo.core.models import AuditEntry
+from tambo.demo.samples import MINIMAL_PDF
+from tambo.documents.models import IssuedDocument
+from tambo.identity.models import ApiToken, Delegation, User
+from tambo.inbox.models import Notice
+
+from .conftest import answers_for, make_citizen, make_official, pdf_upload, procedure
+
+T = transitions.TransitionInput
+
+# Who is who. Agency MDSI, unit GDE holds the owner's expedientes (LF-RIESGO-BAJO).
+OWNER, OTHER, ANON = "owner", "other_citizen", "anonymous"
+FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR = "front_desk", "evaluator", "signer", "supervisor"
+DELEGATE, LAPSED = "delegate", "lapsed_delegate"
+OTHER_UNIT, OTHER_AGENCY = "other_unit_official", "other_agency_official"
+IDENTITIES = [
+    ANON,
+    OWNER,
+    OTHER,
+    FRONT_DESK,
+    EVALUATOR,
+    SIGNER,
+    SUPERVISOR,
+    DELEGATE,
+    LAPSED,
+    OTHER_UNIT,
+    OTHER_AGENCY,
+]
+ON_FILING = {FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR, DELEGATE}
+OFFICIALS = ON_FILING | {LAPSED, OTHER_UNIT, OTHER_AGENCY}
+SIGNED_IN = set(IDENTITIES) - {ANON}
+RULES: dict[str, set[str]] = {
+    "owner": {OWNER},
+    "viewer": {OWNER} | ON_FILING,
+    "office": ON_FILING,
+    "front_desk": {FRONT_DESK},
+    "taker": {FRONT_DESK, EVALUATOR, SIGNER, DELEGATE},
+    "signer": {SIGNER, DELEGATE},
+    "supervisor": {SUPERVISOR},
+    "may_delegate_signing": {SUPERVISOR, SIGNER},
+    "agency_official": OFFICIALS - {OTHER_AGENCY},
+    "official": OFFICIALS,
+    "signed_in": SIGNED_IN,
+}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One row of the table: a request, who may make it, who may know the object exists."""
+
+    name: str
+    method: str
+    path: str  # formatted with the world's keys: {draft}, {received}, {notice}, ...
+    allowed: str  # a RULES key: these get 2xx (or a redirect after a web POST)
+    sees: str  # a RULES key: the others get 404, never 403
+    secrets: str = "allowed"  # who may find the owner's data in the body ("allowed" = same)
+    data: dict[str, Any] = field(default_factory=dict)
+    json: bool = False
+    upload: bool = False
+    changes: bool = False  # state-changing: a denied request must change nothing
+
+    @property
+    def is_api(self) -> bool:
+        return self.path.startswith("/api/")
+
+
+WEB_PDF = "__pdf__"
+ENDPOINTS = [
+    # Drafts (owner only; nobody else may know a draft exists).
+    Endpoint("web draft form", "GET", "/borradores/{draft}/", "owner", "owner"),
+    Endpoint(
+        "web draft save",
+        "POST",
+        "/borradores/{draft}/",
+        "owner",
+        "owner",
+        data={"save_later": "1"},
+        changes=True,
+    ),
+    Endpoint("web draft review", "GET", "/borradores/{draft}/revisar/", "owner", "owner"),
+    Endpoint(
+        "web draft submit", "POST", "/borradores/{draft}/revisar/", "owner", "owner", changes=True
+    ),
+    Endpoint(
+        "web draft discard",
+        "POST",
+        "/borradores/{draft}/eliminar/",
+        "owner",
+        "owner",
+        changes=True,
+    ),
+    Endpoint("api draft get", "GET", "/api/v1/drafts/{draft}", "owner", "owner"),
+    Endpoint(
+        "api draft save",
+        "PATCH",
+        "/api/v1/drafts/{draft}",
+        "owner",
+        "owner",
+        data={"answers": {"nombre_comercial": "Otro nombre"}},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api draft discard", "DELETE", "/api/v1/drafts/{draft}", "owner", "owner", changes=True
+    ),
+    Endpoint(
+        "api draft upload",
+        "POST",
+        "/api/v1/drafts/{draft}/documents/{file_field}",
+        "owner",
+        "owner",
+        upload=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api draft remove document",
+        "DELETE",
+        "/api/v1/drafts/{draft}/documents/{file_field}",
+        "owner",
+        "owner",
+        changes=True,
+    ),
+    Endpoint(
+        "api draft submit",
+        "POST",
+        "/api/v1/drafts/{draft}/submit",
+        "owner",
+        "owner",
+        changes=True,
+    ),
+    # Expedientes: the owner and the officials with a role on it.
+    Endpoint("web filing", "GET", "/expedientes/{received}/", "viewer", "viewer"),
+    Endpoint("web receipt", "GET", "/expedientes/{received}/cargo/", "viewer", "viewer"),
+    Endpoint("web receipt pdf", "GET", "/expedientes/{received}/cargo.pdf", "viewer", "viewer"),
+    Endpoint(
+        "web resolution pdf",
+        "GET",
+        "/expedientes/{approved}/documentos/{resolution}.pdf",
+        "viewer",
+        "viewer",
+    ),
+    Endpoint(
+        "web citizen correct",
+        "POST",
+        "/expedientes/{observed}/accion/correct/",
+        "owner",
+        "viewer",
+        secrets="viewer",
+        data={"reason": "Adjunto lo que faltaba."},
+        changes=True,
+    ),
+    Endpoint("api filing", "GET", "/api/v1/filings/{received}", "viewer", "viewer"),
+    Endpoint(
+        "api receipt pdf", "GET", "/api/v1/filings/{received}/receipt.pdf", "viewer", "viewer"
+    ),
+    Endpoint(
+        "api citizen correct",
+        "POST",
+        "/api/v1/filings/{observed}/transitions/correct",
+        "owner",
+        "viewer",
+        secrets="viewer",
+        data={"reason": "Adjunto lo que faltaba."},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api admit",
+        "POST",
+        "/api/v1/filings/{received}/transitions/admit",
+        "front_desk",
+        "viewer",
+        secrets="viewer",
+        data={},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api approve",
+        "POST",
+        "/api/v1/filings/{ready}/transitions/approve",
+        "signer",
+        "viewer",
+        secrets="viewer",
+        data={"reason": "Cumple los requisitos."},
+        json=True,
+        changes=True,
+    ),
+    # The office's view: hidden from everyone without a role on the expediente.
+    Endpoint("web office case", "GET", "/oficina/expedientes/{received}/", "office", "office"),
+    Endpoint(
+        "web office admit",
+        "POST",
+        "/oficina/expedientes/{received}/accion/admit/",
+        "front_desk",
+        "office",
+        secrets="office",
+        changes=True,
+    ),
+    Endpoint(
+        "web office approve",
+        "POST",
+        "/oficina/expedientes/{ready}/accion/approve/",
+        "signer",
+        "office",
+        secrets="office",
+        data={"reason": "Cumple los requisitos."},
+        changes=True,
+    ),
+    Endpoint(
+        "web office take",
+        "POST",
+        "/oficina/expedientes/{evaluation}/tomar/",
+        "taker",
+        "office",
+        secrets="office",
+        changes=True,
+    ),
+    Endpoint(
+        "web office assign",
+        "POST",
+        "/oficina/expedientes/{evaluation}/asignar/",
+        "supervisor",
+        "office",
+        secrets="office",
+        data={"assignee": "m_evaluator", "reason": "Reparto de carga."},
+        changes=True,
+    ),
+    Endpoint("api office case", "GET", "/api/v1/office/filings/{received}", "office", "office"),
+    Endpoint(
+        "api office take",
+        "POST",
+        "/api/v1/office/filings/{evaluation}/take",
+        "taker",
+        "viewer",
+        secrets="office",
+        changes=True,
+    ),
+    Endpoint(
+        "api office assign",
+        "POST",
+        "/api/v1/office/filings/{evaluation}/assign",
+        "supervisor",
+        "viewer",
+        secrets="office",
+        data={"assignee": "m_evaluator", "reason": "Reparto de carga."},
+        json=True,
+        changes=True,
+    ),
+    # Queues: only who holds the role in the unit (today, for a delegate).
+    Endpoint("web office home", "GET", "/oficina/", "official", "official", secrets="office"),
+    Endpoint("web signer queue", "GET", "/oficina/bandeja/{unit}/signer/", "signer", "signer"),
+    Endpoint("api my queues", "GET", "/api/v1/office/queues", "signed_in", "signed_in", "office"),
+    Endpoint("api signer queue", "GET", "/api/v1/office/queues/{unit}/signer", "signer", "signer"),
+    # Notices: the owner's casilla.
+    Endpoint("web notice", "GET", "/casilla/{notice}/", "owner", "owner", changes=True),
+    Endpoint(
+        "api notice read", "POST", "/api/v1/inbox/{notice}/read", "owner", "owner", changes=True
+    ),
+    # Lists of one's own things: everyone signed in, the owner's data only to the owner.
+    Endpoint("web my filings", "GET", "/mis-expedientes/", "signed_in", "signed_in", "owner"),
+    Endpoint("web inbox", "GET", "/casilla/", "signed_in", "signed_in", "owner"),
+    Endpoint("api my filings", "GET", "/api/v1/filings", "signed_in", "signed_in", "owner"),
+    Endpoint("api inbox", "GET", "/api/v1/inbox", "signed_in", "signed_in", "owner"),
+    Endpoint("web account", "GET", "/cuenta/", "signed_in", "signed_in", "owner"),
+    # Starting and filing one's own: anyone signed in, as a citizen.
+    Endpoint(
+        "web start draft",
+        "POST",
+        "/tramites/MDSI/LF-RIESGO-BAJO/empezar/",
+        "signed_in",
+        "signed_in",
+        "owner",
+        changes=True,
+    ),
+    Endpoint(
+        "api start draft",
+        "POST",
+        "/api/v1/drafts",
+        "signed_in",
+        "signed_in",
+        "owner",
+        data={"agency": "MDSI", "procedure": "LF-RIESGO-BAJO"},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api file directly",
+        "POST",
+        "/api/v1/filings",
+        "signed_in",
+        "signed_in",
+        "owner",
+        data={"agency": "MDSI", "procedure": "ACCESO-INFORMACION", "answers": "__direct__"},
+        json=True,
+        changes=True,
+    ),
+    # Delegations.
+    Endpoint(
+        "api delegations", "GET", "/api/v1/office/delegations", "official", "signed_in", "office"
+    ),
+    Endpoint(
+        "api grant delegation",
+        "POST",
+        "/api/v1/office/delegations",
+        "may_delegate_signing",
+        "agency_official",
+        secrets="office",
+        data="__grant__",  # type: ignore[arg-type]
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api revoke delegation",
+        "POST",
+        "/api/v1/office/delegations/{delegation}/revoke",
+        "may_delegate_signing",
+        "agency_official",
+        secrets="office",
+        data={"reason": "Volvió de vacaciones."},
+        json=True,
+        changes=True,
+    ),
+]
+
+# Routes that are not object endpoints, each with why it needs no row in the matrix.
+PUBLIC_ROUTES = {
+    "admin/": "Django admin: staff only, Django's own permissions (read-only admin)",
+    "i18n/": "language switch: sets a cookie, touches no object",
+    "ingresar/": "login page",
+    "salir/": "logout",
+    "": "catalogue home (public: catalog.view)",
+    "tramites/": "catalogue search (public: catalog.view)",
+    "entidades/<str:code>/": "agency page (public: catalog.view)",
+    "tramites/<str:agency>/<str:code>/": "procedure page (public: catalog.view)",
+    "consulta/": "status by number + access code (public: filing.status_by_code)",
+    "verificar/": "document verification (public: document.verify)",
+    "verificar/<str:code>/": "document verification (public: document.verify)",
+    "bench/insert": "benchmark ceiling endpoint, only mounted with TAMBO_BENCH_ENDPOINTS",
+    "x/v1/registry": "inter-agency exchange: RFC 9421 signatures + registry rules (exchange.*)",
+    "x/v1/services/<str:code>/<str:version>/openapi.json": "inter-agency exchange (exchange.*)",
+    "x/v1/services/<str:code>/<str:version>": "inter-agency exchange (exchange.*)",
+}
+# Routes merged after the matrix was written, covered by their own tests for now; each still
+# needs its rows here (an intermediary identity, consents). Listed so the gap is explicit.
+NOT_YET_IN_MATRIX = {
+    "asistido/": "assisted filing (tests/test_assisted.py)",
+    "asistido/consentimiento/<uuid:consent_id>/": "assisted filing (tests/test_assisted.py)",
+    "asistido/consentimiento/<uuid:consent_id>/borrador/": "assisted filing (tests/test_assisted.py)",
+    "asistido/<str:agency>/<str:code>/": "assisted filing (tests/test_assisted.py)",
+}
+PUBLIC_OPERATIONS = {
+    ("GET", "/api/v1/agencies"): "catalogue (public)",
+    ("GET", "/api/v1/procedures"): "catalogue (public)",
+    ("GET", "/api/v1/procedures/{agency}/{code}"): "catalogue (public)",
+    ("POST", "/api/v1/status"): "status by number + access code (public)",
+    ("GET", "/api/v1/verify/{code}"): "document verification (public)",
+    ("POST", "/api/v1/verify"): "document verification (public)",
+}
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    tokens: dict[str, str]
+    keys: dict[str, str]
+    secrets: list[str]
+
+
+def _owned_answers(proc: Any) -> dict[str, Any]:
+    answers = answers_for(proc)
+    for f in proc.current_version.file.form:
+        if f.type == "text" and f.name in answers:
+            answers[f.name] = f"Zq secreto {f.name}"
+    return answers
+
+
+def _draft(owner: User, proc: Any, answers: dict[str, Any]) -> Draft:
+    draft = actions.start_draft(owner, proc.current_version)
+    actions.save_answers(owner, draft.pk, answers)
+    for f in proc.current_version.file.form:
+        if f.type == "file":
+            actions.attach_document(owner, draft.pk, f.name, pdf_upload(), "plano.pdf")
+    return draft
+
+
+def _build_world() -> World:
+    from django.conf import settings
+
+    from tambo.catalog.loader import load_directory
+
+    load_directory(settings.TAMBO_CATALOG_DIR)
+    owner = make_citizen("zoilaowner", "40123456")
+    users = {
+        OWNER: owner,
+        OTHER: make_citizen("pedrother", "40999888"),
+        FRONT_DESK: make_official("m_front", "MDSI", ["front_desk"], ["MP"]),
+        EVALUATOR: make_official("m_evaluator", "MDSI", ["evaluator"], ["GDE"]),
+        SIGNER: make_official("m_signer", "MDSI", ["signer"], ["GDE"]),
+        SUPERVISOR: make_official("m_supervisor", "MDSI", ["supervisor"], ["GDE"]),
+        DELEGATE: make_official("m_delegate", "MDSI", ["evaluator"], ["GDU"]),
+        LAPSED: make_official("m_lapsed", "MDSI", ["evaluator"], ["GDU"]),
+        OTHER_UNIT: make_official(
+            "m_other_unit", "MDSI", ["evaluator", "signer", "supervisor"], ["GDU"]
+        ),
+        OTHER_AGENCY: make_official(
+            "t_official", "MTC", ["front_desk", "evaluator", "signer", "supervisor"]
+        ),
+    }
+    gde = OrgUnit.objects.get(agency__code="MDSI", code="GDE")
+    today = clock.local_now().date()
+    delegation = Delegation.objects.create(
+        delegator=users[SUPERVISOR],
+        delegate=users[DELEGATE],
+        unit=gde,
+        role="signer",
+        starts_on=today - dt.timedelta(days=1),
+        ends_on=today + dt.timedelta(days=10),
+        reason="Vacaciones del firmante.",
+        created_at=clock.now(),
+    )
+    Delegation.objects.create(
+        delegator=users[SUPERVISOR],
+        delegate=users[LAPSED],
+        unit=gde,
+        role="signer",
+        starts_on=today - dt.timedelta(days=30),
+        ends_on=today - dt.timedelta(days=5),
+        reason="Vacaciones anteriores.",
+        created_at=clock.now(),
+    )
+    proc = procedure("LF-RIESGO-BAJO", "MDSI")
+    answers = _owned_answers(proc)
+    draft = _draft(owner, proc, answers)
+    filings = {}
+    for key in ("received", "evaluation", "observed", "ready", "approved"):
+        filings[key] = actions.submit_draft(owner, _draft(owner, proc, answers).pk).filing
+    desk, evaluator, signer = users[FRONT_DESK], users[EVALUATOR], users[SIGNER]
+    transitions.take(desk, filings["observed"].number, "observe", T(reason="Falta el plano."))
+    for key in ("evaluation", "ready", "approved"):
+        transitions.take(desk, filings[key].number, "admit")
+    for key in ("ready", "approved"):
+        transitions.take(evaluator, filings[key].number, "propose", T(report="Conforme."))
+    transitions.take(signer, filings["approved"].number, "approve", T(reason="Conforme."))
+    resolution = IssuedDocument.objects.get(
+        subject_id=filings["approved"].number, kind="resolution"
+    )
+    notice = Notice.objects.get(filing=filings["observed"])
+    file_field = next(f.name for f in proc.current_version.file.form if f.type == "file")
+    keys = {
+        "draft": str(draft.pk),
+        "file_field": file_field,
+        "notice": str(notice.pk),
+        "unit": str(gde.pk),
+        "resolution": resolution.code,
+        "delegation": str(delegation.pk),
+        **{key: f.number for key, f in filings.items()},
+    }
+    tokens = {name: ApiToken.issue(user, "matrix")[1] for name, user in users.items()}
+    secrets = [
+        *(f.number for f in filings.values()),
+        str(draft.pk),
+        owner.first_name,
+        owner.document_number,
+        *(v for v in answers.values() if isinstance(v, str) and v.startswith("Zq secreto")),
+        notice.title,
+        resolution.code,
+    ]
+    return World(users, tokens, keys, secrets)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """One world for the module, inside a transaction rolled back at the end.
+
+    Each test runs in its own nested transaction (pytest-django's ``db``), so the
+    state-changing requests of one test are undone before the next.
+    """
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        try:
+            yield _build_world()
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
+def _client(world: World, who: str, endpoint: Endpoint) -> Client:
+    if who == ANON:
+        return Client()
+    if endpoint.is_api:
+        return Client(headers={"Authorization": f"Bearer {world.tokens[who]}"})
+    client = Client()
+    client.force_login(world.users[who])
+    return client
+
+
+def _payload(world: World, endpoint: Endpoint) -> Any:
+    if endpoint.data == "__grant__":
+        today = clock.local_now().date()
+        return {
+            "delegate": "m_other_unit",
+            "unit_id": int(world.keys["unit"]),
+            "role": "signer",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + dt.timedelta(days=7)).isoformat(),
+            "reason": "Licencia del firmante.",
+        }
+    data = dict(endpoint.data)
+    if data.get("answers") == "__direct__":
+        data["answers"] = answers_for(procedure("ACCESO-INFORMACION", "MDSI"))
+    return data
+
+
+def _request(client: Client, endpoint: Endpoint, path: str, payload: Any) -> Any:
+    method = endpoint.method.lower()
+    if endpoint.upload:
+        upload = io.BytesIO(MINIMAL_PDF)
+        upload.name = "otro.pdf"
+        return client.post(path, {"file": upload})
+    if endpoint.json:
+        return getattr(client, method)(path, payload, content_type="application/json")
+    if method == "get":
+        return client.get(path)
+    return getattr(client, method)(path, payload)
+
+
+def _fingerprint() -> tuple[Any, ...]:
+    """Everything a denied request might have changed."""
+    return (
+        AuditEntry.objects.count(),
+        Draft.objects.count(),
+        Document.objects.count(),
+        tuple(
+            Filing.objects.order_by("pk").values_list(
+                "number", "status", "lock_version", "assignee_id"
+            )
+        ),
+        tuple(Notice.objects.order_by("pk").values_list("pk", "read_at")),
+        tuple(Delegation.objects.order_by("pk").values_list("pk", "revoked_at")),
+        tuple(Draft.objects.order_by("pk").values_list("pk", "answers")),
+    )
+
+
+def _expected_denial(endpoint: Endpoint, who: str) -> set[int]:
+    if who == ANON:
+        return {401} if endpoint.is_api else {302}
+    if who in RULES[endpoint.sees]:
+        return {403, 404}
+    return {404}
+
+
+CASES = [(e, who) for e in ENDPOINTS for who in IDENTITIES]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("endpoint", "who"), CASES, ids=[f"{e.name}-{who}" for e, who in CASES])
+def test_matrix(world, endpoint: Endpoint, who: str) -> None:
+    path = endpoint.path.format(**world.keys)
+    client = _client(world, who, endpoint)
+    before = _fingerprint() if endpoint.changes else None
+    response = _request(client, endpoint, path, _payload(world, endpoint))
+    status = response.status_code
+    if who in RULES[endpoint.allowed]:
+        assert 200 <= status < 400, (status, response.content[:500])
+        if status == 302:
+            assert "/ingresar/" not in response["Location"]
+        return
+    assert status in _expected_denial(endpoint, who), (status, response.content[:500])
+    if status == 302:
+        assert response["Location"].startswith("/ingresar/")
+    if endpoint.is_api and status != 302:
+        code = {401: "not_authenticated", 403: "forbidden", 404: "not_found"}[status]
+        assert response.json()["error"]["code"] == code
+    secrets_for = endpoint.allowed if endpoint.secrets == "allowed" else endpoint.secrets
+    if who not in RULES[secrets_for]:
+        body = response.content.decode(errors="replace").replace(path, "")
+        leaked = [s for s in world.secrets if s and s in body]
+        assert not leaked, leaked
+    if before is not None:
+        assert _fingerprint() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "endpoint",
+    [e for e in ENDPOINTS if e.allowed in {"signed_in"}],
+    ids=lambda e: e.name,
+)
+def test_lists_show_others_nothing_of_the_owner(world, endpoint: Endpoint) -> None:
+    """Lists answer everyone signed in, but the owner's data only to the owner."""
+    if endpoint.changes:
+        return
+    path = endpoint.path.format(**world.keys)
+    owner_body = _request(_client(world, OWNER, endpoint), endpoint, path, {}).content.decode()
+    if endpoint.secrets == "owner":
+        assert any(s in owner_body for s in world.secrets), "the owner should see their own"
+
+
+def _routes(resolver: URLResolver, prefix: str = "") -> list[str]:
+    found = []
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            if route.startswith("admin/") or route.startswith("i18n/") or route == "api/v1/":
+                found.append(route)
+            else:
+                found.extend(_routes(pattern, route))
+        elif isinstance(pattern, URLPattern):
+            found.append(route)
+    return found
+
+
+def test_every_route_is_in_the_matrix_or_public() -> None:
+    """A new URL or API operation fails here until it has a matrix row or a public reason."""
+    covered_routes = set()
+    for endpoint in ENDPOINTS:
+        if not endpoint.is_api:
+            sample = endpoint.path.format(
+                draft="00000000-0000-0000-0000-000000000000",
+                received="N",
+                observed="N",
+                evaluation="N",
+                ready="N",
+                approved="N",
+                resolution="C",
+                notice="1",
+                unit="1",
+            )
+            covered_routes.add(resolve(sample).route)
+    missing = [
+        route
+        for route in _routes(get_resolver())
+        if route not in covered_routes
+        and route not in PUBLIC_ROUTES
+        and route not in NOT_YET_IN_MATRIX
+        and route.rstrip("/") + "/" not in PUBLIC_ROUTES
+        and not route.startswith(("admin/", "i18n/", "api/v1/"))
+    ]
+    assert not missing, f"routes without a matrix row or a public reason: {missing}"
+
+    covered_operations = {(e.method, _template(e.path)) for e in ENDPOINTS if e.is_api} | set(
+        PUBLIC_OPERATIONS
+    )
+    schema = api.get_openapi_schema()
+    operations = {
+        (method.upper(), path) for path, methods in schema["paths"].items() for method in methods
+    }
+    missing_operations = sorted(operations - covered_operations)
+    assert not missing_operations, f"API operations without a matrix row: {missing_operations}"
+    # The matrix itself only names operations that exist.
+    assert covered_operations <= operations, sorted(covered_operations - operations)
+
+
+API_PARAMS = {
+    "{draft}": "{draft_id}",
+    "{file_field}": "{field}",
+    "{received}": "{number}",
+    "{observed}": "{number}",
+    "{evaluation}": "{number}",
+    "{ready}": "{number}",
+    "{approved}": "{number}",
+    "{notice}": "{notice_id}",
+    "{unit}": "{unit_id}",
+    "{delegation}": "{delegation_id}",
+}
+
+
+def _template(path: str) -> str:
+    for ours, theirs in API_PARAMS.items():
+        path = path.replace(ours, theirs)
+    for transition in ("correct", "admit", "approve"):
+        path = path.replace(f"/transitions/{transition}", "/transitions/{transition_id}")
+    return path.replace("/queues/{unit_id}/signer", "/queues/{unit_id}/{role}")
