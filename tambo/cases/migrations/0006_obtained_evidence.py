@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("cases", "0004_assisted_filing"),
+        ("cases", "0005_filing_reserved_until_filing_retention_applied_at"),
     ]
 
     operations = [
