@@ -36,7 +36,7 @@ from tambo.exchange.registry import write_agency
 from tambo.exchange.signing import Answer, sign_answer
 
 from . import test_exchange
-from .conftest import answers_for, make_official, pdf_upload, procedure
+from .conftest import answers_for, login_official, make_official, pdf_upload, procedure
 
 SOURCE = Path(django_settings.TAMBO_CATALOG_DIR)
 # The provider node and an approved MDSI licence for the holder (tests/test_exchange.py).
@@ -137,7 +137,7 @@ def test_provider_down_filing_succeeds_retries_with_backoff_then_obtains(
         moment + dt.timedelta(seconds=120),
     ]
     official = make_official("evaluadora", "MTC", ["evaluator"])
-    client.force_login(official)
+    login_official(client, official)
     case = client.get(reverse("office:case", args=[filing.number])).content.decode()
     assert "Pendiente" in case and "provider_unavailable" in case
 
@@ -313,7 +313,7 @@ def test_the_once_only_figure_counts_obtained_documents_per_procedure_and_month(
 
     public = client.get("/api/v1/open-data/once-only")
     assert public.status_code == 200 and public.json()["rows"] == expected
-    client.force_login(make_official("jefa", "MTC", ["supervisor"]))
+    login_official(client, make_official("jefa", "MTC", ["supervisor"]))
     home = client.get(reverse("office:home")).content.decode()
     assert "ya no tuvieron que traer" in home and "RADIOAFICIONADO" in home
 
