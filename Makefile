@@ -67,6 +67,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_sign.py > bench/out/sign.txt
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_audit.py
+	$(BIN)/python bench/bench_exchange.py
 	$(BIN)/python bench/collect.py
 
 messages: $(BIN)/.installed

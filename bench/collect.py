@@ -1,7 +1,7 @@
 """Append the other benchmarks' figures to bench/RESULTS.md and print one summary table.
 
 ``make bench`` runs bench/run.py (which writes RESULTS.md: machine, filing against the
-one-INSERT ceiling, search), then the back office, signing, load and audit-log benchmarks
+one-INSERT ceiling, search), then the back office, signing, load, audit-log and exchange benchmarks
 (each writes its part under bench/out/), then this script.
 """
 
@@ -28,7 +28,7 @@ def main() -> int:
             "```",
             "",
         ]
-    for name in ("load.md", "audit.md"):
+    for name in ("load.md", "audit.md", "exchange.md"):
         section = BENCH / "out" / name
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]

@@ -206,6 +206,7 @@ def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 def _register_routers() -> None:
     from tambo.cases.api import router as cases_router
     from tambo.cases.office_api import router as office_router
+    from tambo.cases.open_data import router as open_data_router
     from tambo.catalog.api import router as catalog_router
     from tambo.core.api import build_router as audit_router
     from tambo.documents.api import router as documents_router
@@ -222,6 +223,7 @@ def _register_routers() -> None:
     api.add_router("/", audit_router(policy.require))
     api.add_router("/", privacy_router)
     api.add_router("/", identity_router)
+    api.add_router("/", open_data_router)
 
 
 _register_routers()

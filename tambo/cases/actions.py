@@ -30,6 +30,7 @@ from tambo.core import audit, clock
 from tambo.core.errors import Conflict, DomainError, NotFound, ValidationFailed
 from tambo.identity import policy
 
+from . import evidence
 from .models import Document, Draft, Filing, FilingCounter
 from .terms import legal_dates
 from .uploads import UploadRejected, check_file
@@ -503,6 +504,7 @@ def _create_filing(
         )
     if documents:
         Document.objects.filter(pk__in=[d.pk for d in documents]).update(filing=filing)
+    evidence.create_pending(filing, documents)  # fetched after commit, never in this transaction
     filing._prefetched_objects_cache = {
         "documents": documents
     }  # the response lists them; no re-query

@@ -11,6 +11,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from tambo.catalog.models import Agency, OrgUnit, ProcedureVersion
 
@@ -287,3 +288,44 @@ class AssistedConsent(models.Model):
 
     def __str__(self) -> str:
         return f"consent {self.pk} ({self.method})"
+
+
+class ObtainedEvidence(models.Model):
+    """A requirement the citizen did not bring: fetched from another agency after filing.
+
+    Created pending with the filing (no network inside the filing's transaction); the
+    background task fills it in, retries with backoff while the provider does not answer,
+    and marks it failed on a refusal or after the last attempt. An upload by the citizen
+    instead closes it as ``uploaded``. Obtained rows are the once-only figure.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pendiente")
+        OBTAINED = "obtained", _("Obtenido")
+        FAILED = "failed", _("No se pudo obtener")
+        UPLOADED = "uploaded", _("Subido por el ciudadano")
+
+    filing = models.ForeignKey(Filing, on_delete=models.PROTECT, related_name="evidence")
+    requirement = models.CharField(max_length=40)
+    service = models.CharField(max_length=80)
+    version = models.CharField(max_length=20)
+    provider = models.CharField(max_length=20)
+    query = models.JSONField(default=dict)
+    legal_basis = models.CharField(max_length=300, help_text="the access rule's, at filing")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    obtained_at = models.DateTimeField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["filing", "requirement"], name="evidence_once")
+        ]
+        indexes = [models.Index(fields=["status", "obtained_at"], name="evidence_status_at")]
+
+    def __str__(self) -> str:
+        return f"{self.filing_id} {self.requirement} ({self.status})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -48,7 +49,11 @@ def home(request: HttpRequest) -> HttpResponse:
         {"queue": q, "label": _(ROLE_LABELS[q.role]), "count": oq.queue_size(q)}
         for q in oq.my_queues(request.user)
     ]
-    return render(request, "cases/office/home.html", {"queues": queues})
+    from .evidence import once_only_figure
+
+    agencies = sorted({q.unit.agency.code for q in oq.my_queues(request.user)})
+    figure = [row for code in agencies for row in once_only_figure(code)]
+    return render(request, "cases/office/home.html", {"queues": queues, "once_only": figure})
 
 
 @login_required
@@ -103,6 +108,13 @@ def queue(request: HttpRequest, unit_id: int, role: str) -> HttpResponse:
     )
 
 
+def _evidence(filing: Any) -> list[Any]:
+    rows = list(filing.evidence.order_by("pk"))
+    for row in rows:
+        row.data_text = json.dumps(row.data, ensure_ascii=False, indent=1) if row.data else ""
+    return rows
+
+
 def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
     """What the case page shows; showing it records the official's access to the citizen's data."""
     record_filing_access(request.user, filing, [("filing", "")])
@@ -124,6 +136,7 @@ def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
         "filing": filing,
         "light": oq.deadline_light(filing),
         "rows": answer_rows(filing.procedure_version, filing.answers, list(filing.documents.all())),
+        "evidence": _evidence(filing),
         "timeline": timeline_rows(filing, queries.timeline(filing, internal=True), internal=True),
         "transitions": [
             {"id": t.id, "label": localize(t.label), "requires": t.requires} for t in available

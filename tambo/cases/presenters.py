@@ -25,13 +25,20 @@ class AnswerRow:
 def answer_rows(
     version: ProcedureVersion, answers: dict[str, Any], documents: list[Document]
 ) -> list[AnswerRow]:
+    from tambo.catalog.presenters import obtained_owners
+
     by_field = {d.field_name: d for d in documents}
+    owners = obtained_owners(version.file)
     rows = []
     for field in version.file.form:
         value = answers.get(field.name)
         if field.type == "file":
             doc = by_field.get(field.name)
             shown = doc.original_name if doc else ""
+            if not doc and field.name in owners:
+                shown = _("No necesita subirlo: lo obtendremos de %(agency)s al presentar.") % {
+                    "agency": owners[field.name]
+                }
         elif field.type == "yes_no" and value is not None:
             shown = _("Sí") if value else _("No")
         elif field.type == "choice" and value is not None:
@@ -57,6 +64,44 @@ class FilingView:
     filed_by: str = ""
     filed_at: str = ""
     filed_for: str = ""
+    evidence: tuple[EvidenceRow, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """An obtained requirement as the receipt and the case pages show it."""
+
+    requirement: str
+    name: str
+    provider: str
+    service: str
+    status: str
+    status_label: str
+    obtained_at: Any
+    attempts: int
+    last_error: str
+    can_upload: bool
+
+
+def evidence_rows(filing: Filing) -> tuple[EvidenceRow, ...]:
+    spec = filing.procedure_version.file
+    names = {r.id: (localize(r.name), bool(r.field)) for r in spec.obtained_requirements()}
+    return tuple(
+        EvidenceRow(
+            requirement=e.requirement,
+            name=names.get(e.requirement, (e.requirement, False))[0],
+            provider=e.provider,
+            service=f"{e.service}/{e.version}",
+            status=e.status,
+            status_label=str(e.get_status_display()),
+            obtained_at=e.obtained_at,
+            attempts=e.attempts,
+            last_error=e.last_error,
+            can_upload=names.get(e.requirement, ("", False))[1]
+            and e.status in ("failed", "pending"),
+        )
+        for e in filing.evidence.order_by("pk")
+    )
 
 
 def filing_view(filing: Filing) -> FilingView:
@@ -68,6 +113,7 @@ def filing_view(filing: Filing) -> FilingView:
         status=filing.status,
         status_label=state_label(filing),
         documents=list(filing.documents.all()),
+        evidence=evidence_rows(filing),
         **_assisted(filing),
     )
 

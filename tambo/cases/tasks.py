@@ -42,3 +42,11 @@ def schedule_next_sweep() -> None:
         return
     interval = dt.timedelta(minutes=settings.TAMBO_SWEEP_INTERVAL_MINUTES)
     sweep_task.using(run_after=clock.now() + interval).enqueue()
+
+
+@task()
+def fetch_evidence_task(evidence_id: int) -> str:
+    """Obtain one requirement from its provider; on no answer it re-queues itself later."""
+    from .evidence import fetch
+
+    return fetch(evidence_id)

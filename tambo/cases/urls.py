@@ -14,6 +14,11 @@ urlpatterns = [
     path("expedientes/<str:number>/cargo.pdf", views.receipt_download, name="receipt_pdf"),
     path("expedientes/<str:number>/accion/<str:transition_id>/", views.citizen_act, name="act"),
     path(
+        "expedientes/<str:number>/subir-en-lugar/<str:requirement>/",
+        views.upload_instead,
+        name="upload_instead",
+    ),
+    path(
         "expedientes/<str:number>/documentos/<str:code>.pdf",
         views.issued_document,
         name="issued_document",

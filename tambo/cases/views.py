@@ -23,7 +23,7 @@ from tambo.core.ratelimit import rate_limit
 from tambo.identity import policy
 from tambo.privacy.access import record_filing_access
 
-from . import actions, queries, transitions
+from . import actions, evidence, queries, transitions
 from .presenters import answer_rows, filing_view, timeline_rows
 from .receipt import receipt_pdf
 
@@ -306,6 +306,38 @@ def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpRe
             "action_error": message,
             "errors": errors,
             "values": {"transition": transition_id, "reason": reason},
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def upload_instead(request: HttpRequest, number: str, requirement: str) -> HttpResponse:
+    """The citizen uploads a document the agency could not obtain from another agency."""
+    filing = _own_filing(request, number)
+    upload = request.FILES.get("archivo")
+    try:
+        if upload is None:
+            raise ValidationFailed({"archivo": _("Elija el archivo que quiere subir.")})
+        evidence.upload_instead(request.user, number, requirement, upload, upload.name)
+    except ValidationFailed as exc:
+        errors = {"archivo": next(iter(exc.errors.values()), exc.message)}
+        status, message = 422, exc.message
+    except DomainError as exc:
+        errors, status, message = {}, exc.status, exc.message
+    else:
+        messages.success(request, _("Listo. Recibimos su documento."))
+        return redirect("cases:filing", number=number)
+    filing.refresh_from_db()
+    return render(
+        request,
+        "cases/filing.html",
+        {
+            **_filing_context(filing),
+            "action_error": message,
+            "upload_errors": errors,
+            "upload_requirement": requirement,
         },
         status=status,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.utils.translation import gettext as _
@@ -25,6 +25,7 @@ class FieldView:
     required: bool
     choices: list[tuple[str, str]]
     accept: str
+    obtained_from: str = ""
 
 
 @dataclass(frozen=True)
@@ -105,4 +106,24 @@ def procedure_page(procedure: Procedure) -> ProcedurePage:
 
 
 def form_fields(procedure_version) -> list[FieldView]:  # type: ignore[no-untyped-def]
-    return [field_view(f) for f in procedure_version.file.form]
+    """The form's fields; an upload that replaces obtained data names the agency it comes from."""
+    spec = procedure_version.file
+    owners = obtained_owners(spec)
+    return [
+        replace(field_view(f), obtained_from=owners.get(f.name, ""))
+        if f.name in owners
+        else field_view(f)
+        for f in spec.form
+    ]
+
+
+def obtained_owners(spec) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """Fallback upload field -> the agency that owns the service the data is obtained from."""
+    from tambo.exchange.registry import registry
+
+    owners = {}
+    for req in spec.obtained_requirements():
+        service = registry().service(req.obtained_from.service, req.obtained_from.version)
+        if req.field and service is not None:
+            owners[req.field] = service.owner
+    return owners

@@ -120,12 +120,44 @@ class FormField(Strict):
         return tuple(self.accept or FILE_TYPES)
 
 
+QUERY_SOURCE_RE = r"^(citizen\.(document_type|document_number)|answers\.[a-z][a-z0-9_]{0,39})$"
+
+
+class ObtainedFrom(Strict):
+    """The requirement is obtained from another agency's data service (TUO Ley 27444, art. 48).
+
+    ``query`` maps each parameter of the service's query to where its value comes from:
+    the citizen's identity document (``citizen.document_type``, ``citizen.document_number``)
+    or another answer of the form (``answers.<field>``).
+    """
+
+    service: str = Field(min_length=1, max_length=80)
+    version: str = Field(min_length=1, max_length=20)
+    query: dict[str, str] = Field(min_length=1)
+
+    @field_validator("query")
+    @classmethod
+    def _sources(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, source in value.items():
+            if not re.fullmatch(QUERY_SOURCE_RE, source):
+                raise ValueError(
+                    f"query.{key}: {source!r} must be citizen.document_type, "
+                    "citizen.document_number or answers.<field>"
+                )
+        return value
+
+
 class Requirement(Strict):
     id: str = Field(pattern=NAME_RE)
     name: Text
     kind: Literal["document", "data", "payment"]
     field: str | None = Field(None, description="the form field that satisfies it")
     note: Text | None = None
+    obtained_from: ObtainedFrom | None = Field(
+        None,
+        description="fetched from this service at filing; 'field' (an optional file field) "
+        "is then only the upload the citizen may send instead",
+    )
 
 
 class Fee(Strict):
@@ -205,12 +237,52 @@ class ProcedureFile(Strict):
                     f"requirements.{index}.field: requirement '{req.id}' names unknown form field "
                     f"'{req.field}'"
                 )
-            if req.kind == "document" and req.field not in file_fields:
+            if req.obtained_from is not None:
+                self._check_obtained(index, req, names)
+            elif req.kind == "document" and req.field not in file_fields:
                 raise ValueError(
                     f"requirements.{index}.field: document requirement '{req.id}' must name a "
                     "form field of type file"
                 )
         return self
+
+    def _check_obtained(self, index: int, req: Requirement, names: list[str]) -> None:
+        """The service must exist and grant this agency access for this procedure."""
+        from tambo.exchange.registry import registry
+
+        source = req.obtained_from
+        assert source is not None
+        if req.field is not None:
+            fallback = self.field(req.field)
+            if fallback.type != "file" or fallback.required:
+                raise ValueError(
+                    f"requirements.{index}.field: the upload instead of an obtained requirement "
+                    "must be an optional (required: false) file field"
+                )
+        for key, origin in source.query.items():
+            if origin.startswith("answers.") and origin.removeprefix("answers.") not in names:
+                raise ValueError(
+                    f"requirements.{index}.obtained_from.query.{key}: unknown form field "
+                    f"'{origin.removeprefix('answers.')}'"
+                )
+        service = registry().service(source.service, source.version)
+        if service is None:
+            raise ValueError(
+                f"requirements.{index}.obtained_from.service: service "
+                f"'{source.service}/{source.version}' is not in the exchange registry"
+            )
+        if service.allows(self.agency, self.code) is None:
+            raise ValueError(
+                f"requirements.{index}.obtained_from.service: the registry gives {self.agency} "
+                f"no access to '{source.service}/{source.version}' for {self.code}"
+            )
+
+    def obtained_requirements(self) -> list[Requirement]:
+        return [r for r in self.requirements if r.obtained_from is not None]
+
+    def fallback_fields(self) -> set[str]:
+        """File fields that are only the upload instead of obtained data: not on the form."""
+        return {r.field for r in self.obtained_requirements() if r.field}
 
     def field(self, name: str) -> FormField:
         return next(f for f in self.form if f.name == name)

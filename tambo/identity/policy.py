@@ -48,6 +48,7 @@ PUBLIC_ACTIONS = {
     "exchange.call",
     "health.view",
     "audit.view",
+    "open_data.view",
 }
 SIGNED_IN_ACTIONS = {
     "draft.start",
