@@ -395,6 +395,8 @@ NOT_YET_IN_MATRIX = {
     "asistido/consentimiento/<uuid:consent_id>/borrador/": "assisted filing (tests/test_assisted.py)",
     "asistido/<str:agency>/<str:code>/": "assisted filing (tests/test_assisted.py)",
     "oficina/expedientes/<str:number>/reserva/": "legal reserve (tests/test_privacy.py)",
+    "expedientes/<str:number>/subir-en-lugar/<str:requirement>/": "upload instead of obtained "
+    "evidence (tests/test_once_only.py)",
     "oficina/expedientes/<str:number>/archivos/<uuid:document_id>/": "office file download "
     "(tests/test_privacy.py: other agency and citizens get 404)",
 }
