@@ -134,8 +134,13 @@ def tambo_env(cluster: Cluster, database: str, var_dir: Path, **extra: str) -> d
         # Worker boot (imports) on a shared, loaded CI machine can pass gunicorn's 30 s; the
         # tests hold every answer to their own, much shorter limits.
         TAMBO_WEB_TIMEOUT="120",
+        TAMBO_CHECKPOINT_KEY=str(var_dir / "keys" / "checkpoint.pem"),
     )
     env.update(extra)
+    # The production profile refuses to start without the key that signs audit checkpoints.
+    from tambo.core import keyfile
+
+    keyfile.create(Path(env["TAMBO_CHECKPOINT_KEY"]))
     return env
 
 
