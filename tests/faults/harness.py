@@ -123,6 +123,7 @@ def tambo_env(cluster: Cluster, database: str, var_dir: Path, **extra: str) -> d
         TAMBO_ALLOWED_HOSTS="127.0.0.1",
         TAMBO_SECURE_COOKIES="0",
         TAMBO_HSTS_SECONDS="0",
+        TAMBO_SSL_REDIRECT="0",  # plain HTTP on loopback (TLS is the reverse proxy's job)
         TAMBO_VAR_DIR=str(var_dir),
         TAMBO_MEDIA_ROOT=str(var_dir / "media"),
         TAMBO_SIGNING_KEYS_DIR=str(var_dir / "keys"),
