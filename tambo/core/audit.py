@@ -118,8 +118,10 @@ def record_with_statement(
     object_type: str,
     *,
     actor: Any = None,
+    actor_label: str | None = None,
     agency_code: str = "",
     data: dict[str, Any] | None = None,
+    at: Any = None,
 ) -> tuple[Any, ...]:
     """PostgreSQL only: the caller's write and its audit entry in one statement.
 
@@ -128,12 +130,11 @@ def record_with_statement(
     them naming the object (for example the number a CTE has just assigned), and
     ``returning`` the select list the caller wants back. One round trip instead of one
     per table keeps short the time a filing holds its agency's number counter locked.
-    The entry is sealed after commit, as with :func:`record`.
+    The entry is sealed after commit, as with :func:`record`. Outside a transaction the one
+    statement is its own transaction (a read recorded by a GET view), so it is still atomic.
     """
     if connection.vendor != "postgresql":
         raise RuntimeError("record_with_statement needs PostgreSQL; use record() elsewhere")
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit entries must be written inside the action's transaction")
     entries, pending = AuditEntry._meta.db_table, PendingSeal._meta.db_table
     sql = (
         f"WITH {prelude}, "  # noqa: S608 — table names from the models; values are parameters  # nosec B608
@@ -148,9 +149,9 @@ def record_with_statement(
             sql,
             [
                 *params,
-                clock.now(),
+                at or clock.now(),
                 getattr(actor, "pk", None),
-                str(getattr(actor, "username", "") or (actor or "system"))[:150],
+                (actor_label or str(getattr(actor, "username", "") or (actor or "system")))[:150],
                 action,
                 object_type,
                 agency_code,

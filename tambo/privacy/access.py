@@ -13,16 +13,14 @@ few INSERTs in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
+from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 
 from tambo.core import audit, clock
-from tambo.core.models import AuditEntry, PendingSeal
 
 from .models import AccessEntry, DataCategory
 
@@ -154,11 +152,6 @@ def _insert_postgres(
     data: dict[str, Any],
 ) -> None:
     """Access entries + audit entry + sealing queue in one statement."""
-    access, entries, pending = (
-        AccessEntry._meta.db_table,
-        AuditEntry._meta.db_table,
-        PendingSeal._meta.db_table,
-    )
     values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(rows))
     # Outside a transaction the statement is its own transaction: its commit need not wait
     # for the WAL flush (a crash of the database server may lose the last fraction of a
@@ -166,28 +159,21 @@ def _insert_postgres(
     # durability is kept.
     relaxed = settings.TAMBO_ACCESS_LOG_ASYNC_COMMIT and not connection.in_atomic_block
     setting = (
-        "s AS (SELECT set_config('synchronous_commit', 'off', true) AS relaxed), "
+        "relaxed AS (SELECT set_config('synchronous_commit', 'off', true) AS relaxed), "
         if relaxed
         else ""
     )
-    params: list[Any] = [v for row in rows for v in row]
-    params += [
-        at,
-        actor_id,
-        label,
+    audit.record_with_statement(
+        f"{setting}subject AS (SELECT CAST(%s AS text) AS id), "  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
+        f"access AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values})",
+        [str(citizen_id), *(v for row in rows for v in row)],
+        "SELECT id FROM subject",
+        "relaxed.relaxed FROM relaxed" if relaxed else "1",
         "privacy.access",
         "citizen",
-        str(citizen_id),
-        agency_code,
-        json.dumps(data, cls=DjangoJSONEncoder),
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH {setting}a AS (INSERT INTO {access} ({_COLUMNS}) VALUES {values}), "  # noqa: S608 - tables and columns from the models; values are parameters  # nosec B608
-            f"e AS (INSERT INTO {entries} (at, actor_id, actor_label, action, object_type, "
-            "object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, %s, %s, "
-            f"CAST(%s AS jsonb)) RETURNING id) INSERT INTO {pending} (entry_id) "
-            f"SELECT e.id FROM e{', s' if relaxed else ''}",
-            params,
-        )
-    transaction.on_commit(audit.seal_quietly)
+        actor=SimpleNamespace(pk=actor_id),
+        actor_label=label,
+        agency_code=agency_code,
+        data=data,
+        at=at,
+    )
