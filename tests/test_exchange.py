@@ -60,18 +60,23 @@ def licence(network):
     return filing
 
 
-def post_signed(
-    url: str, body: bytes, agency: str, purpose: dict | None = None
-) -> tuple[int, dict]:
-    message = Message(
+def unsigned(url: str, request_id: str, purpose: dict | None = None) -> Message:
+    """A request as the client builds it, before the signature."""
+    return Message(
         "POST",
         url,
         {
             "content-type": "application/json",
-            "tambo-request-id": "test-request",
+            "tambo-request-id": request_id,
             "tambo-purpose": json.dumps(purpose or PURPOSE.__dict__, separators=(",", ":")),
         },
     )
+
+
+def post_signed(
+    url: str, body: bytes, agency: str, purpose: dict | None = None
+) -> tuple[int, dict]:
+    message = unsigned(url, "test-request", purpose)
     sign_request(message, body, agency)
     return send(url, message.headers, body)
 
@@ -127,15 +132,7 @@ def test_unsigned_and_tampered_requests_are_refused(network):
     status, answer = send(service_url(network), {"content-type": "application/json"}, body)
     assert (status, answer["error"]["code"]) == (401, "unsigned")
 
-    message = Message(
-        "POST",
-        service_url(network),
-        {
-            "content-type": "application/json",
-            "tambo-request-id": "tampered",
-            "tambo-purpose": json.dumps(PURPOSE.__dict__, separators=(",", ":")),
-        },
-    )
+    message = unsigned(service_url(network), "tampered")
     sign_request(message, body, "MTC")
     tampered = body.replace(b"40111222", b"40999999")
     status, answer = send(service_url(network), message.headers, tampered)
@@ -144,15 +141,7 @@ def test_unsigned_and_tampered_requests_are_refused(network):
 
 def test_a_replayed_request_is_refused(network):
     body = body_for(HOLDER)
-    message = Message(
-        "POST",
-        service_url(network),
-        {
-            "content-type": "application/json",
-            "tambo-request-id": "once",
-            "tambo-purpose": json.dumps(PURPOSE.__dict__, separators=(",", ":")),
-        },
-    )
+    message = unsigned(service_url(network), "once")
     sign_request(message, body, "MTC")
     assert send(service_url(network), message.headers, body)[0] == 200
     status, answer = send(service_url(network), message.headers, body)
@@ -161,15 +150,7 @@ def test_a_replayed_request_is_refused(network):
 
 def test_an_expired_request_is_refused(network):
     body = body_for(HOLDER)
-    message = Message(
-        "POST",
-        service_url(network),
-        {
-            "content-type": "application/json",
-            "tambo-request-id": "late",
-            "tambo-purpose": json.dumps(PURPOSE.__dict__, separators=(",", ":")),
-        },
-    )
+    message = unsigned(service_url(network), "late")
     with clock.frozen(timezone.now() - dt.timedelta(minutes=10)):
         sign_request(message, body, "MTC")
     status, answer = send(service_url(network), message.headers, body)
@@ -180,15 +161,7 @@ def test_a_key_not_in_the_registry_is_refused(network, settings, tmp_path):
     body = body_for(HOLDER)
     keys.create_key("INTRUSO")
     # The intruder signs with a key id the registry does not list.
-    message = Message(
-        "POST",
-        service_url(network),
-        {
-            "content-type": "application/json",
-            "tambo-request-id": "intruder",
-            "tambo-purpose": json.dumps(PURPOSE.__dict__, separators=(",", ":")),
-        },
-    )
+    message = unsigned(service_url(network), "intruder")
     write_agency("INTRUSO", network, keys.create_key("INTRUSO"))
     sign_request(message, body, "INTRUSO")
     registry_text = settings.TAMBO_EXCHANGE_AGENCIES.read_text()
@@ -239,15 +212,7 @@ def test_the_registry_and_each_service_openapi_are_published(network):
 )
 def test_only_one_of_many_concurrent_replays_is_served(network):
     body = body_for(HOLDER)
-    message = Message(
-        "POST",
-        service_url(network),
-        {
-            "content-type": "application/json",
-            "tambo-request-id": "race",
-            "tambo-purpose": json.dumps(PURPOSE.__dict__, separators=(",", ":")),
-        },
-    )
+    message = unsigned(service_url(network), "race")
     sign_request(message, body, "MTC")
     statuses: list[int] = []
     threads = [
