@@ -8,7 +8,10 @@ import uuid
 from typing import Any
 
 import jsonschema
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
+
+from tambo.privacy.access import record_access
 
 from . import keys, log
 from .errors import ExchangeError, refused
@@ -83,6 +86,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             ) from None
         answer = HANDLERS[code](service.owner, query)
         jsonschema.validate(answer, service.response)  # never sign an answer that breaks the schema
+        _tell_the_citizen(query, service, verified.agency, purpose)
         return _answer(200, answer, message, nonce, context, started)
     except ExchangeError as error:
         return _answer(
@@ -93,6 +97,33 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             {**context, "outcome": error.code},
             started,
         )
+
+
+def _tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
+    """The answer carried a citizen's data: it goes into their "who read my data" log."""
+    if not isinstance(query, dict) or not query.get("document_number"):
+        return
+    citizen = (
+        get_user_model()
+        .objects.filter(
+            document_type=query.get("document_type", ""),
+            document_number=query["document_number"],
+        )
+        .only("pk")
+        .first()
+    )
+    if citizen is None:
+        return
+    record_access(
+        None,
+        citizen.pk,
+        [("personal_data", f"{service.name} ({service.owner})")],
+        agency_code=consumer,
+        agency_name=consumer,
+        purpose=f"{purpose['procedure']}, expediente {purpose['filing']}",
+        legal_basis=purpose["legal_basis"],
+        accessor_label=f"{consumer}, intercambio {service.code}/{service.version}",
+    )
 
 
 def _payload(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
