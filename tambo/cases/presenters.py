@@ -85,7 +85,10 @@ class EvidenceRow:
 
 def evidence_rows(filing: Filing) -> tuple[EvidenceRow, ...]:
     spec = filing.procedure_version.file
-    names = {r.id: (localize(r.name), bool(r.field)) for r in spec.obtained_requirements()}
+    obtained = spec.obtained_requirements()
+    if not obtained:  # most procedures: no query for evidence that cannot exist
+        return ()
+    names = {r.id: (localize(r.name), bool(r.field)) for r in obtained}
     return tuple(
         EvidenceRow(
             requirement=e.requirement,

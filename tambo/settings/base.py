@@ -131,6 +131,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         keepalives_interval=5,
         keepalives_count=3,
         tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
+        server_side_binding=env_bool("TAMBO_DB_SERVER_SIDE_BINDING", False),
     )
 if os.environ.get("DATABASE_REPLICA_URL"):
     # A streaming replica for lag-tolerant reads (back-office queues): see docs/scaling.md.
