@@ -39,7 +39,7 @@ PROJECT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 from common import machine_info  # noqa: E402
 
-DB = "tambo_merkle_bench"
+DB = os.environ.get("TAMBO_BENCH_AUDIT_DB", "tambo_merkle_bench")
 URL = f"postgres://postgres@127.0.0.1:5432/{DB}"
 VERIFY_TARGET_S = 10.0
 PROOF_TARGET_MS = 5.0
