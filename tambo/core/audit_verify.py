@@ -54,7 +54,7 @@ from .models import AuditEntry, AuditSeal, ChainHead, Checkpoint, MerkleNode, Pe
 # hashes the whole. (Formatting ``data`` in SQL too was measured: it costs PostgreSQL more
 # than it saves Python.)
 _PG_ROWS = """
-SELECT s.seq, e.id, s.entry_digest, s.chain_hash,
+SELECT s.entry_digest, s.chain_hash,
        '{{"action":' || to_json(e.action)::text
        || ',"actor_id":' || coalesce(e.actor_id::text, 'null')
        || ',"actor_label":' || to_json(e.actor_label)::text
@@ -70,7 +70,7 @@ WHERE s.seq > %s AND s.seq <= %s
 ORDER BY s.seq
 """
 
-Row = tuple[int, int, str, str, str, str | None, str]
+Row = tuple[str, str, str, str | None, str]
 SNAPSHOT_ID = re.compile(r"^[0-9A-Fa-f-]+$")
 
 
@@ -89,7 +89,9 @@ class RangeResult:
 
 
 def _pg_rows(start: int, end: int) -> list[Row]:
-    """(seq, entry id, sealed digest, chain hash, JSON before data, data, JSON after data)."""
+    """(sealed digest, chain hash, JSON before data, data, JSON after data) of positions
+    ``(start, end]`` in order. Neither position nor entry id is fetched: they are only
+    needed to name a problem, and are looked up then."""
     sql = _PG_ROWS.format(seals=AuditSeal._meta.db_table, entries=AuditEntry._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(sql, [start, end])
@@ -102,7 +104,6 @@ def _orm_rows(start: int, end: int) -> list[Row]:
         AuditSeal.objects.filter(seq__gt=start, seq__lte=end)
         .order_by("seq")
         .values_list(
-            "seq",
             "entry__id",
             "entry_digest",
             "chain_hash",
@@ -117,7 +118,7 @@ def _orm_rows(start: int, end: int) -> list[Row]:
         )
     )
     out: list[Row] = []
-    for seq, entry_id, digest, chain, at, actor, label, action, otype, oid, agency, data in rows:
+    for entry_id, digest, chain, at, actor, label, action, otype, oid, agency, data in rows:
         canonical = canonical_json(
             {
                 "id": entry_id,
@@ -131,7 +132,7 @@ def _orm_rows(start: int, end: int) -> list[Row]:
                 "data": data,
             }
         )
-        out.append((seq, entry_id, digest, chain, canonical, None, ""))
+        out.append((digest, chain, canonical, None, ""))
     return out
 
 
@@ -170,17 +171,23 @@ def check_range(start: int, end: int, level: int) -> RangeResult:
         return result
 
     rows = _pg_rows(start, end) if connection.vendor == "postgresql" else _orm_rows(start, end)
+    # Positions are the primary key: as many rows as positions means every one is there.
     if len(rows) != end - start:
-        for position, row in enumerate(rows, start + 1):
-            if row[0] != position:
+        present = AuditSeal.objects.filter(seq__gt=start, seq__lte=end).order_by("seq")
+        for position, (seq, entry_id) in enumerate(
+            present.values_list("seq", "entry_id"), start + 1
+        ):
+            if seq != position:
                 return broken(
-                    f"chain position {position} is missing (found {row[0]})", position - 1, row[1]
+                    f"chain position {position} is missing (found {seq})", position - 1, entry_id
                 )
         return broken(f"chain position {start + len(rows) + 1} is missing", start + len(rows), None)
     if not rows:
         return result
-    seqs, ids, sealed, chains, heads, datas, tails = zip(*rows, strict=True)
-    result.last_entry_id = ids[-1]
+    sealed, chains, heads, datas, tails = zip(*rows, strict=True)
+
+    def entry_at(position: int) -> int | None:
+        return AuditSeal.objects.filter(seq=position).values_list("entry_id", flat=True).first()
 
     sha256, loads, encode = hashlib.sha256, json.loads, canonical_json
     digests = [
@@ -190,11 +197,12 @@ def check_range(start: int, end: int, level: int) -> RangeResult:
     computed = [d.hex() for d in digests]
     if computed != list(sealed):
         i = next(i for i, (a, b) in enumerate(zip(computed, sealed, strict=True)) if a != b)
+        entry_id = entry_at(start + i + 1)
         return broken(
-            f"entry {ids[i]} (position {seqs[i]}) was altered: "
+            f"entry {entry_id} (position {start + i + 1}) was altered: "
             "its content no longer matches its sealed digest",
             start + i,
-            ids[i],
+            entry_id,
         )
 
     previous = _previous_chain_hash(start)
@@ -206,18 +214,24 @@ def check_range(start: int, end: int, level: int) -> RangeResult:
     ]
     if links != list(chains):
         i = next(i for i, (a, b) in enumerate(zip(links, chains, strict=True)) if a != b)
+        entry_id = entry_at(start + i + 1)
         return broken(
-            f"entry {ids[i]} (position {seqs[i]}): chain hash "
+            f"entry {entry_id} (position {start + i + 1}): chain hash "
             "does not follow from the previous entry",
             start + i,
-            ids[i],
+            entry_id,
         )
 
     # The perfect subtrees inside the range, level by level (zip drops an unpaired tail).
     levels = [[sha256(b"\x00" + d).digest() for d in digests]]
     while len(levels[-1]) > 1:
         lower = levels[-1]
-        levels.append([sha256(b"\x01" + a + b).digest() for a, b in zip(lower[::2], lower[1::2])])
+        levels.append(
+            [
+                sha256(b"\x01" + a + b).digest()
+                for a, b in zip(lower[::2], lower[1::2], strict=False)
+            ]
+        )
     inside = _nodes_before(len(rows))
     order = completion_order(level)[:inside]
     expected = [levels[lv][i].hex() for lv, i in order]
@@ -228,14 +242,16 @@ def check_range(start: int, end: int, level: int) -> RangeResult:
             len(stored),
         )
         node_level, index = order[i]
-        leaf = (index + 1) << node_level  # the leaf, within the range, that completed it
+        position = start + ((index + 1) << node_level)  # the leaf that completed it
+        entry_id = entry_at(position)
         return broken(
             f"Merkle node ({node_level}, {(start >> node_level) + index}) completed by entry "
-            f"{ids[leaf - 1]} (position {seqs[leaf - 1]}) is missing or altered",
-            start + leaf - 1,
-            ids[leaf - 1],
+            f"{entry_id} (position {position}) is missing or altered",
+            position - 1,
+            entry_id,
         )
     if len(rows) == 1 << level:
+        result.last_entry_id = entry_at(end)
         result.root = levels[level][0]
         result.upper = stored[inside:]
     result.checked = end
@@ -262,6 +278,15 @@ def _chunk_level(size: int, workers: int) -> int:
 # --- parallel checking ---------------------------------------------------------------------
 
 
+def _plan_for_ranges(cursor: Any) -> None:
+    """Read a range of positions as one walk of the seals' primary key with one entry
+    lookup per row. (Left alone, the planner scans the *whole* seal table by entry id and
+    sorts the range on disk: quadratic over all ranges.)"""
+    cursor.execute("SET LOCAL enable_hashjoin = off")
+    cursor.execute("SET LOCAL enable_mergejoin = off")
+    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+
+
 def _check_in_snapshot(task: tuple[str, int, int, int]) -> RangeResult:
     """In a worker process: check one range in the parent's exported snapshot."""
     snapshot, start, end, level = task
@@ -270,6 +295,7 @@ def _check_in_snapshot(task: tuple[str, int, int, int]) -> RangeResult:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         cursor.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")  # nosec B608 - checked id
+        _plan_for_ranges(cursor)
         return check_range(start, end, level)
 
 
@@ -285,6 +311,7 @@ def verify(*, chunk_level: int | None = None, parallel: bool | None = None) -> V
     """Verify the whole log. ``chunk_level`` fixes the range size (tests use small ranges);
     ``parallel`` forces (True) or forbids (False) worker processes; by default they are used
     on PostgreSQL from ``TAMBO_AUDIT_VERIFY_PARALLEL_MIN`` entries."""
+    outer = connection.in_atomic_block  # then the caller's transaction has the snapshot
     size = AuditSeal.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
     workers = _workers(size, parallel)
     pool = None
@@ -294,9 +321,11 @@ def verify(*, chunk_level: int | None = None, parallel: bool | None = None) -> V
         pool = multiprocessing.get_context("fork").Pool(workers)
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql" and (pool is not None or size >= 2):
+            if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    if not outer:
+                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    _plan_for_ranges(cursor)
             return _verify(pool, workers, chunk_level)
     finally:
         if pool is not None:
