@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
@@ -142,7 +142,7 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
         entries (default: the latest checkpoint's size)."""
         require(request.user, "audit.view")
         seal = _seal(entry, seq)
-        current, latest = _sizes()
+        current, latest = seal.current_size or 0, seal.latest_checkpoint
         if size is None:
             size = latest if latest is not None and latest >= seal.seq else current
         _size_in_range("size", size, seal.seq, current)
@@ -194,31 +194,27 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
     return router
 
 
-def _sizes() -> tuple[int, int | None]:
-    """The tree's current size and the latest checkpoint's size, in one query."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT size FROM {ChainHead._meta.db_table} WHERE id = 1), "  # noqa: S608 - tables from the models, no values  # nosec B608
-            f"(SELECT max(tree_size) FROM {Checkpoint._meta.db_table})"
-        )
-        current, latest = cursor.fetchone()
-    return current or 0, latest
-
-
 def _seal(entry: int | None, seq: int | None) -> AuditSeal:
-    """The seal of the entry asked for by id or by position; stable errors otherwise."""
+    """The seal of the entry asked for by id or by position, with the tree's current size
+    and the latest checkpoint's size in the same query; stable errors otherwise."""
     if (entry is None) == (seq is None):
         raise DomainError(
             _("Indique la entrada (entry) o su posición (seq), una de las dos."),
             code="entry_or_seq",
             field="entry",
         )
+    seals = AuditSeal.objects.only("seq", "entry_id", "entry_digest").annotate(
+        current_size=Subquery(ChainHead.objects.filter(pk=1).values("size")[:1]),
+        latest_checkpoint=Subquery(
+            Checkpoint.objects.order_by("-tree_size").values("tree_size")[:1]
+        ),
+    )
     if seq is not None:
-        found = AuditSeal.objects.filter(seq=seq).only("seq", "entry_id", "entry_digest").first()
+        found = seals.filter(seq=seq).first()
         if found is None:
             raise NotFound(_("No hay una entrada en esa posición."), code="unknown_entry")
         return found
-    found = AuditSeal.objects.filter(entry_id=entry).only("seq", "entry_id", "entry_digest").first()
+    found = seals.filter(entry_id=entry).first()
     if found is not None:
         return found
     if (
