@@ -29,6 +29,7 @@ database formats the fixed fields of each entry's canonical JSON; Python re-enco
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import itertools
 import json
@@ -163,7 +164,22 @@ def completion_order(level: int) -> tuple[tuple[int, int], ...]:
 
 def check_range(start: int, end: int, level: int) -> RangeResult:
     """Check positions ``(start, end]``; ``start`` is a multiple of ``2**level`` and the
-    range is at most that long (shorter only at the end of the log)."""
+    range is at most that long (shorter only at the end of the log).
+
+    The cyclic garbage collector is paused meanwhile: the range's hundreds of thousands of
+    short-lived tuples, strings and dicts hold no cycles, and collecting them repeatedly
+    cost a fifth of the time.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _check_range(start, end, level)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _check_range(start: int, end: int, level: int) -> RangeResult:
     result = RangeResult(start, end)
 
     def broken(problem: str, index: int, entry_id: int | None) -> RangeResult:
@@ -278,14 +294,20 @@ def _chunk_level(size: int, workers: int) -> int:
 # --- parallel checking ---------------------------------------------------------------------
 
 
+PLAN_SETTINGS = {
+    "enable_hashjoin": "off",
+    "enable_mergejoin": "off",
+    "max_parallel_workers_per_gather": "0",
+    "jit": "off",  # compiling the query costs more than it saves per range
+}
+
+
 def _plan_for_ranges(cursor: Any) -> None:
     """Read a range of positions as one walk of the seals' primary key with one entry
     lookup per row. (Left alone, the planner scans the *whole* seal table by entry id and
     sorts the range on disk: quadratic over all ranges.)"""
-    cursor.execute("SET LOCAL enable_hashjoin = off")
-    cursor.execute("SET LOCAL enable_mergejoin = off")
-    cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-    cursor.execute("SET LOCAL jit = off")  # compiling costs more than it saves per range
+    for name, value in PLAN_SETTINGS.items():
+        cursor.execute(f"SET LOCAL {name} = {value}")  # nosec B608 - constants above
 
 
 def _check_in_snapshot(task: tuple[str, int, int, int]) -> RangeResult:
@@ -322,15 +344,23 @@ def verify(*, chunk_level: int | None = None, parallel: bool | None = None) -> V
         pool = multiprocessing.get_context("fork").Pool(workers)
     try:
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    if not outer:
-                        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    _plan_for_ranges(cursor)
-            return _verify(pool, workers, chunk_level)
+            if connection.vendor != "postgresql":
+                return _verify(pool, workers, chunk_level)
+            with connection.cursor() as cursor:
+                if not outer:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                _plan_for_ranges(cursor)
+            try:
+                return _verify(pool, workers, chunk_level)
+            finally:
+                if outer:  # leave the caller's transaction as it was
+                    with connection.cursor() as cursor:
+                        for name in PLAN_SETTINGS:
+                            cursor.execute(f"RESET {name}")  # nosec B608 - constants
     finally:
         if pool is not None:
             pool.terminate()
+            pool.join()
 
 
 def _verify(pool: Any, workers: int, chunk_level: int | None) -> VerifyResult:
