@@ -203,6 +203,13 @@ class ProcedureFile(Strict):
         description="years the expediente's documents are kept after it concludes "
         "(then `tambo retention` removes them; the audit log is kept). Default 10.",
     )
+    draft_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="days an unfiled draft (borrador) is kept after its last change; then "
+        "`tambo retention` deletes it with its uploaded files. Default 90.",
+    )
     consent: Text | None = Field(
         None,
         description="consent to the processing of personal data the citizen must accept to file "
