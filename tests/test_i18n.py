@@ -129,6 +129,33 @@ def test_machine_made_quechua_is_shown_and_marked_for_review():
     assert f"; {len(written)} of them machine-made, pending review" in report
 
 
+@needs_xgettext
+def test_the_review_marker_survives_makemessages(tmp_path, monkeypatch):
+    """`make messages` (makemessages, i.e. msgmerge) keeps the translator comments."""
+    from tambo.core.management.commands.i18n_check import IGNORE_PATTERNS, _copy_sources
+
+    sources, locale = tmp_path / "tambo", tmp_path / "locale"
+    _copy_sources(Path(settings.BASE_DIR), sources)
+    shutil.copytree(LOCALE, locale)
+    monkeypatch.chdir(sources)
+    with override_settings(LOCALE_PATHS=[str(locale)]):
+        call_command(
+            "makemessages",
+            locale=["qu"],
+            ignore_patterns=IGNORE_PATTERNS,
+            no_location=True,
+            no_obsolete=True,
+            verbosity=0,
+        )
+    merged = locale / "qu" / "LC_MESSAGES" / "django.po"
+    assert merged.read_text(encoding="utf-8") != ""
+    before, after = parse_po(QU_PO), parse_po(merged)
+    assert review_report("qu", after) == review_report("qu", before)
+    assert {e.msgid for e in after.messages if e.pending_review} == {
+        e.msgid for e in before.messages if e.pending_review
+    }
+
+
 def edited_quechua(tmp_path, edit) -> Path:
     """A copy of the locale directory whose Quechua catalogue went through ``edit``."""
     locale = tmp_path / "locale"
