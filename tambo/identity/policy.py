@@ -33,6 +33,8 @@ CITIZEN_OWN_ACTIONS = {
     "filing.view",
     "filing.receipt",
     "filing.citizen_act",
+    # Upload a document the agency could not obtain from another agency (once-only).
+    "filing.upload_instead",
     "notice.read",
     "notice.view",
     "correction.view",
