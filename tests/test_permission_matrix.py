@@ -376,7 +376,28 @@ ENDPOINTS = [
         json=True,
         changes=True,
     ),
-    # Delegations.
+    # Delegations: the office page (no JavaScript) and the API.
+    Endpoint("web delegations", "GET", "/oficina/delegaciones/", "official", "official"),
+    Endpoint(
+        "web grant delegation",
+        "POST",
+        "/oficina/delegaciones/",
+        "may_delegate_signing",
+        "agency_official",
+        secrets="office",
+        data="__grant_web__",  # type: ignore[arg-type]
+        changes=True,
+    ),
+    Endpoint(
+        "web revoke delegation",
+        "POST",
+        "/oficina/delegaciones/{delegation}/revocar/",
+        "may_delegate_signing",
+        "agency_official",
+        secrets="office",
+        data={"revoke_reason": "Volvió de vacaciones."},
+        changes=True,
+    ),
     Endpoint(
         "api delegations", "GET", "/api/v1/office/delegations", "official", "signed_in", "office"
     ),
@@ -614,6 +635,15 @@ def _client(world: World, who: str, endpoint: Endpoint) -> Client:
 
 
 def _payload(world: World, endpoint: Endpoint) -> Any:
+    if endpoint.data == "__grant_web__":
+        today = clock.local_now().date()
+        return {
+            "delegate": "m_other_unit",
+            "unit_role": f"{world.keys['unit']}:signer",
+            "starts_on": today.isoformat(),
+            "ends_on": (today + dt.timedelta(days=7)).isoformat(),
+            "reason": "Licencia del firmante.",
+        }
     if endpoint.data == "__grant__":
         today = clock.local_now().date()
         return {
@@ -765,6 +795,7 @@ def test_every_route_is_in_the_matrix_or_public() -> None:
                 upload="00000000-0000-0000-0000-000000000000",
                 radio="N",
                 requirement="R",
+                delegation="1",
             )
             covered_routes.add(resolve(sample).route)
     missing = [

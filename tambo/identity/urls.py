@@ -2,7 +2,7 @@ from django.urls import path
 
 from tambo.core.ratelimit import rate_limit
 
-from . import views
+from . import delegation_views, views
 
 app_name = "identity"
 urlpatterns = [
@@ -17,4 +17,10 @@ urlpatterns = [
     ),
     path("salir/", views.LogoutView.as_view(), name="logout"),
     path("cuenta/", views.account, name="account"),
+    path("oficina/delegaciones/", delegation_views.delegation_list, name="delegations"),
+    path(
+        "oficina/delegaciones/<int:delegation_id>/revocar/",
+        delegation_views.delegation_revoke,
+        name="delegation_revoke",
+    ),
 ]
