@@ -22,6 +22,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tambo.api import api
 from tambo.cases import actions, transitions
@@ -376,6 +378,17 @@ ENDPOINTS = [
         json=True,
         changes=True,
     ),
+    # Officials' second factor: a supervisor resets that of an official of their unit.
+    Endpoint("web staff", "GET", "/oficina/personal/", "official", "official"),
+    Endpoint(
+        "web reset second factor",
+        "POST",
+        "/oficina/personal/{staff_member}/segundo-factor/restablecer/",
+        "supervisor",
+        "supervisor",
+        data={"reason": "Perdió su teléfono."},
+        changes=True,
+    ),
     # Delegations: the office page (no JavaScript) and the API.
     Endpoint("web delegations", "GET", "/oficina/delegaciones/", "official", "official"),
     Endpoint(
@@ -448,6 +461,8 @@ PUBLIC_ROUTES = {
     "ingresar/idgob/retorno/": "OIDC callback: state, nonce and token checked (tests/test_oidc.py)",
     "ingresar/segundo-factor/": "second factor of the signed-in user's own login",
     "ingresar/segundo-factor/registrar/": "enrolment of the signed-in user's own authenticator",
+    "ingresar/segundo-factor/reemplazar/": "the signed-in, verified user replaces their own "
+    "authenticator (tests/test_second_factor_reset.py)",
     "cuenta/accesos/": "the signed-in user's own access log: no object id (access.list_own)",
     "cuenta/datos/": "the signed-in user's own data and corrections: no object id",
     "cuenta/datos/descargar/": "copy of the signed-in user's own data: no object id",
@@ -586,6 +601,7 @@ def _build_world() -> World:
         "resolution": resolution.code,
         "delegation": str(delegation.pk),
         "upload": str(Document.objects.filter(filing=filings["received"]).first().pk),
+        "staff_member": str(users[EVALUATOR].pk),
         "radio": radio.number,
         "requirement": evidence_row.requirement,
         **{key: f.number for key, f in filings.items()},
@@ -704,6 +720,9 @@ def _fingerprint() -> tuple[Any, ...]:
         tuple(Delegation.objects.order_by("pk").values_list("pk", "revoked_at")),
         tuple(Filing.objects.order_by("pk").values_list("pk", "reserved_until")),
         tuple(ObtainedEvidence.objects.order_by("pk").values_list("pk", "status")),
+        tuple(User.objects.order_by("pk").values_list("pk", "session_generation")),
+        TOTPDevice.objects.count(),
+        StaticDevice.objects.count(),
         tuple(Draft.objects.order_by("pk").values_list("pk", "answers")),
     )
 
@@ -796,6 +815,7 @@ def test_every_route_is_in_the_matrix_or_public() -> None:
                 radio="N",
                 requirement="R",
                 delegation="1",
+                staff_member="1",
             )
             covered_routes.add(resolve(sample).route)
     missing = [
