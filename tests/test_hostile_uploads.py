@@ -262,6 +262,5 @@ def test_a_path_in_an_uploaded_name_is_kept_as_its_base_name_wherever_it_is_show
     assert f'<a href="{link}">x.pdf</a>' in case and sent not in case
     download = official.get(link)
     assert download["Content-Disposition"] == 'attachment; filename="x.pdf"'
-    b"".join(download.streaming_content)
-    download.close()
+    assert b"".join(download.streaming_content) == MINIMAL_PDF  # read to the end: closed
     assert Filing.objects.get(pk=filing.pk).documents.get().original_name == "x.pdf"

@@ -681,11 +681,12 @@ def _payload(world: World, endpoint: Endpoint) -> Any:
 
 
 def _request(client: Client, endpoint: Endpoint, path: str, payload: Any) -> Any:
-    """The response, with a streamed body (a file download) read into ``content`` and closed."""
+    """The response, with a streamed body (a file download) read into ``content``."""
     response = _send(client, endpoint, path, payload)
     if response.streaming:
+        # Reading it to the end closes it: the test client's wrapper calls close() then,
+        # without ending the database connection (a second close() would, mid-transaction).
         body = b"".join(response.streaming_content)
-        response.close()
         return HttpResponse(body, status=response.status_code, headers=dict(response.items()))
     return response
 
@@ -873,7 +874,8 @@ def test_an_office_download_names_a_document_of_that_expediente_only(world) -> N
     client = login_official(Client(), world.users[EVALUATOR])
     own = f"/oficina/expedientes/{world.keys['received']}/archivos/{world.keys['upload']}/"
     crossed = f"/oficina/expedientes/{world.keys['evaluation']}/archivos/{world.keys['upload']}/"
-    assert _request(client, ENDPOINTS[0], own, {}).status_code == 200
-    refused = _request(client, ENDPOINTS[0], crossed, {})
+    download = next(e for e in ENDPOINTS if e.name == "web office file download")
+    assert _request(client, download, own, {}).status_code == 200
+    refused = _request(client, download, crossed, {})
     assert refused.status_code == 404
     assert MINIMAL_PDF not in refused.content
