@@ -10,6 +10,7 @@ does. Nothing here fetches from the internet.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -89,6 +90,8 @@ def build_site(catalog, languages: list[str]) -> Site:
     notice = Notice.objects.get(filing__number=approved)
     from tambo.cases.models import Filing
 
+    _delegate_signing(official)
+
     site = Site(
         agency="MDSI",
         procedure=licence.code,
@@ -111,6 +114,24 @@ def build_site(catalog, languages: list[str]) -> Site:
                 actions.attach_document(citizen, complete.pk, item.name, pdf_upload(), "plano.pdf")
         site.drafts[f"complete-{lang}"] = str(complete.pk)
     return site
+
+
+def _delegate_signing(official) -> None:
+    """A delegation from ``official`` (carla) to another official, for the delegations page."""
+    from tambo.catalog.models import OrgUnit
+    from tambo.core import clock
+    from tambo.identity.delegations import grant_delegation
+
+    today = clock.local_now().date()
+    grant_delegation(
+        official,
+        delegate=make_official("dario", "MDSI", ["evaluator"], ["GDU"]),
+        unit=OrgUnit.objects.get(agency__code="MDSI", code="GDE"),
+        role="signer",
+        starts_on=today,
+        ends_on=today + dt.timedelta(days=10),
+        reason="Vacaciones de la firmante.",
+    )
 
 
 @contextlib.contextmanager

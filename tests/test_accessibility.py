@@ -174,8 +174,17 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
             official.click("#action-observe button[type=submit]")
         assert official.locator(".error-summary").count() == 1
         check(official, "office decision form with an error")
+        official.goto(f"{base}/oficina/delegaciones/")
+        assert official.locator("form[id^=revoke-]").count() == 1
+        check(official, "office delegations")
+        with official.expect_navigation():
+            official.click("form[action$='/oficina/delegaciones/'] button[type=submit]")
+        assert official.locator(".error-summary").count() == 1
+        check(official, "office delegations with an error")
+        official.goto(f"{base}/oficina/personal/")
+        check(official, "office staff second factor")
 
-    assert len(visited) == 34, visited
+    assert len(visited) == 37, visited
     assert not failures, "axe-core found WCAG 2.2 A/AA violations:\n" + describe(failures)
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 import pytest
+from django.test import Client
 
 from tambo.catalog.models import OrgUnit
 from tambo.core import clock
@@ -15,7 +16,7 @@ from tambo.identity import delegations as actions
 from tambo.identity import policy
 from tambo.identity.models import Appointment, Delegation
 
-from .conftest import make_official, procedure, token_client
+from .conftest import login_official, make_official, procedure, token_client
 from .test_backoffice import at, file_case, take
 
 pytestmark = pytest.mark.django_db
@@ -162,3 +163,99 @@ def test_the_policy_is_cheap(citizen, people, gde, django_assert_num_queries):
         for _ in range(100):
             assert policy.allows(supervisor, "filing.assign", filing)
             assert not policy.allows(supervisor, "filing.take", filing)
+
+
+# --- The office page (server-rendered, no JavaScript) ------------------------------------
+
+
+def _form(gde, **changes) -> dict[str, str]:
+    today = clock.local_now().date()
+    return {
+        "unit_role": f"{gde.pk}:signer",
+        "delegate": "dele",
+        "starts_on": today.isoformat(),
+        "ends_on": (today + dt.timedelta(days=5)).isoformat(),
+        "reason": "Vacaciones del firmante.",
+        **changes,
+    }
+
+
+def test_a_supervisor_grants_and_revokes_on_the_office_page(people, gde):
+    web = login_official(Client(), people["supervisor"])
+    page = web.get("/oficina/delegaciones/")
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert 'name="unit_role"' in body and f'value="{gde.pk}:signer"' in body
+    assert 'value="dele"' in body and 'value="sup"' not in body  # not to oneself
+    assert "Delegaciones" in web.get("/oficina/").content.decode()
+
+    done = web.post("/oficina/delegaciones/", _form(gde))
+    assert done.status_code == 302 and done["Location"] == "/oficina/delegaciones/"
+    delegation = Delegation.objects.get()
+    assert (delegation.delegator, delegation.delegate, delegation.role) == (
+        people["supervisor"],
+        people["delegate"],
+        "signer",
+    )
+    assert AuditEntry.objects.filter(action="delegation.granted").count() == 1
+    listed = web.get("/oficina/delegaciones/").content.decode()
+    assert "Vacaciones del firmante." in listed and "Vigente" in listed
+    assert f'id="revoke-{delegation.pk}"' in listed
+
+    url = f"/oficina/delegaciones/{delegation.pk}/revocar/"
+    refused = web.post(url, {"revoke_reason": "  "})
+    assert refused.status_code == 422
+    assert "error-summary" in refused.content.decode()
+    assert f'href="#field-revoke-{delegation.pk}"' in refused.content.decode()
+    delegation.refresh_from_db()
+    assert delegation.revoked_at is None
+    assert web.post(url, {"revoke_reason": "Volvió antes."}).status_code == 302
+    delegation.refresh_from_db()
+    assert delegation.revoked_at is not None
+    entry = AuditEntry.objects.get(action="delegation.revoked")
+    assert entry.data["reason"] == "Volvió antes." and entry.actor_id == people["supervisor"].pk
+    assert "Revocada" in web.get("/oficina/delegaciones/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"delegate": ""}, "delegate", "Elija a quién delegar."),
+        ({"starts_on": "mañana"}, "starts_on", "AAAA-MM-DD"),
+        ({"ends_on": "2020-01-01"}, "ends_on", "La fecha final"),
+        ({"reason": ""}, "reason", "Escriba el motivo de la delegación."),
+        ({"unit_role": "999999:signer"}, "unit_role", "Elija la unidad y el rol"),
+        ({"unit_role": "x"}, "unit_role", "Elija la unidad y el rol"),
+    ],
+)
+def test_the_grant_form_shows_each_error_and_writes_nothing(people, gde, changes, field, message):
+    web = login_official(Client(), people["supervisor"])
+    refused = web.post("/oficina/delegaciones/", _form(gde, **changes))
+    body = refused.content.decode()
+    assert refused.status_code == 422
+    assert 'class="error-summary"' in body and f'href="#field-{field}"' in body
+    assert f'id="error-{field}"' in body and message in body
+    assert Delegation.objects.count() == 0
+    assert not AuditEntry.objects.filter(action="delegation.granted").exists()
+
+
+def test_who_sees_the_page_and_who_gets_the_form(people, gde, citizen):
+    evaluator = login_official(Client(), people["evaluator"])
+    page = evaluator.get("/oficina/delegaciones/").content.decode()
+    assert "No hay delegaciones" in page and 'name="unit_role"' not in page  # may not delegate
+    # Posting anyway: the policy refuses (403), nothing is written.
+    assert evaluator.post("/oficina/delegaciones/", _form(gde)).status_code == 403
+    signer = login_official(Client(), people["signer"])
+    form = signer.get("/oficina/delegaciones/").content.decode()
+    assert f'value="{gde.pk}:signer"' in form and f'value="{gde.pk}:evaluator"' not in form
+    # A signer may delegate signing only; asking for more is refused by the policy.
+    assert (
+        signer.post(
+            "/oficina/delegaciones/", _form(gde, unit_role=f"{gde.pk}:evaluator")
+        ).status_code
+        == 403
+    )
+    web = Client()
+    web.force_login(citizen)
+    assert web.get("/oficina/delegaciones/").status_code == 404
+    assert Delegation.objects.count() == 0

@@ -202,3 +202,65 @@ def test_each_hostile_file_is_refused_for_what_it_is(item, settings):
             claimed_type=item.content_type,
         )
     assert expected_reason(item) in str(info.value)
+
+
+def _plain_multipart(fields: dict[str, str], file_field: str, filename: str) -> bytes:
+    """Like ``multipart`` but with the plain ``filename="..."`` parameter, unescaped, as old
+    browsers send a full Windows path (``C:\\Users\\x.pdf``)."""
+    parts = [
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    parts.append(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{file_field}"; '
+        f'filename="{filename}"\r\nContent-Type: application/pdf\r\n\r\n'.encode()
+        + MINIMAL_PDF
+        + b"\r\n"
+    )
+    return b"".join(parts) + f"--{BOUNDARY}--\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    "sent", ["../../x.pdf", "C:\\x.pdf", "C:\\Users\\rosa\\..\\x.pdf", "/tmp/../x.pdf"]
+)
+def test_a_path_in_an_uploaded_name_is_kept_as_its_base_name_wherever_it_is_shown(
+    sent, citizen, web, catalog
+):
+    """Decision: a name with a directory part is not refused over HTTP; Django's parser keeps
+    its last component, which is safe since files are stored by id. What the citizen and the
+    officials then see — form, receipt, case page, API, download name — is that base name."""
+    from tambo.cases.models import Filing
+
+    from .conftest import login_official, make_official, procedure
+
+    proc = procedure("LF-RIESGO-BAJO", "MDSI")
+    draft = actions.start_draft(citizen, proc.current_version)
+    answers = {k: str(v) for k, v in answers_for(proc).items() if isinstance(v, str | int)}
+    body = _plain_multipart(answers, "declaracion_seguridad", sent)
+    saved = web.post(
+        f"/borradores/{draft.pk}/",
+        data=body,
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+    )
+    assert saved.status_code == 302, saved.content.decode()[:800]
+    document = Document.objects.get(draft=draft)
+    assert document.original_name == "x.pdf"
+    form = web.get(f"/borradores/{draft.pk}/").content.decode()
+    assert "<strong>x.pdf</strong>" in form and sent not in form
+
+    filing = actions.submit_draft(citizen, draft.pk).filing
+    receipt = web.get(f"/expedientes/{filing.number}/cargo/").content.decode()
+    assert "<td>x.pdf</td>" in receipt and sent not in receipt
+    _token, raw = ApiToken.issue(citizen, "tests")
+    api = Client(headers={"Authorization": f"Bearer {raw}"})
+    names = [d["name"] for d in api.get(f"/api/v1/filings/{filing.number}").json()["documents"]]
+    assert names == ["x.pdf"]
+
+    official = login_official(Client(), make_official("mesa", "MDSI", ["front_desk"], ["MP"]))
+    case = official.get(f"/oficina/expedientes/{filing.number}/").content.decode()
+    link = f"/oficina/expedientes/{filing.number}/archivos/{document.pk}/"
+    assert f'<a href="{link}">x.pdf</a>' in case and sent not in case
+    download = official.get(link)
+    assert download["Content-Disposition"] == 'attachment; filename="x.pdf"'
+    assert b"".join(download.streaming_content) == MINIMAL_PDF  # read to the end: closed
+    assert Filing.objects.get(pk=filing.pk).documents.get().original_name == "x.pdf"

@@ -9,8 +9,10 @@ was issued and signed by that provider.
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import os
+import re
 import secrets
 import subprocess
 from pathlib import Path
@@ -42,6 +44,22 @@ ACCOUNTS = {
     },
     "sin.dni": {"password": "clave-en-el-proveedor", "claims": {"given_name": "Sin"}},
 }
+# Rosa again, under accounts for which the provider replaces the ID token it sends Tambo
+# (``id_token`` in tests/oidc_provider/provider.mjs): each breaks one check, and only that.
+MISBEHAVING = {
+    "rosa.otro-cliente": {"issued_to": "otro-servicio"},
+    "rosa.dos-audiencias": {"claims": {"aud": ["tambo", "otro-servicio"], "azp": "otro-servicio"}},
+    "rosa.azp-tambo": {"claims": {"aud": ["otro-servicio", "tambo"], "azp": "tambo"}},
+    "rosa.otro-emisor": {"claims": {"iss": "https://idp-falso.example"}},
+    "rosa.sin-sub": {"claims": {"sub": None}},
+    "rosa.sin-nonce": {"claims": {"nonce": None}},
+    "rosa.hs256": {"alg": "HS256"},
+    "rosa.sin-firma": {"alg": "none"},
+    "rosa.otra-clave": {"stranger": True},
+    "rosa.alterado": {"tamper": True},
+}
+for _name, _spec in MISBEHAVING.items():
+    ACCOUNTS[_name] = {**ACCOUNTS["rosa.quispe"], "id_token": _spec}
 ID_TOKEN_TTL = 300
 
 
@@ -288,3 +306,74 @@ def test_an_official_logging_in_with_idgob_still_needs_the_second_factor(client,
     done = back_to_tambo(client, sign_in_at_provider(start(client), "rosa.quispe", CALLBACK))
     assert done["Location"].startswith("/ingresar/segundo-factor/")
     assert client.get("/oficina/").status_code == 302
+
+
+def start_at_the_login_page(client: Client) -> str:
+    """What a person does: open Tambo's login page and press "Ingresar con ID Gob.pe"."""
+    page = client.get("/ingresar/")
+    assert page.status_code == 200
+    link = re.search(r'id="oidc-login" href="([^"]+)"', page.content.decode())
+    assert link, "the login page offers ID Gob.pe"
+    response = client.get(html.unescape(link.group(1)))
+    assert response.status_code == 302
+    return response["Location"]
+
+
+def assert_refused_without_a_session(client: Client, refused, reason: str) -> None:
+    body = refused.content.decode()
+    assert refused.status_code == 400
+    assert "No pudimos confirmar su identidad con ID Gob.pe" in body
+    assert "Traceback" not in body and reason not in body
+    assert "_auth_user_id" not in client.session
+    assert client.get("/mis-expedientes/")["Location"].startswith("/ingresar/")
+    assert not User.objects.filter(document_number="44556677").exists()
+    assert refusals() == [reason]
+    assert not AuditEntry.objects.filter(action__in=["login.succeeded", "account.created_by_oidc"])
+
+
+def test_a_login_that_receives_a_token_issued_to_another_client_is_refused(client, idgob):
+    """The whole flow from Tambo's login page: the provider answers Tambo's code with an ID
+    token it issued (its own model, its own key) to ``otro-servicio`` for the same person and
+    nonce, as in a token substitution. Tambo refuses it for its audience, logs nobody in."""
+    authorization_url = start_at_the_login_page(client)
+    callback = sign_in_at_provider(authorization_url, "rosa.otro-cliente", CALLBACK)
+    refused = back_to_tambo(client, callback)
+    assert_refused_without_a_session(client, refused, "wrong_audience")
+
+
+@pytest.mark.parametrize(
+    ("account", "reason"),
+    [
+        ("rosa.dos-audiencias", "wrong_audience"),  # Tambo among several, azp another client
+        ("rosa.otro-emisor", "invalid_claims"),  # iss is not the configured issuer
+        ("rosa.sin-sub", "invalid_claims"),
+        ("rosa.sin-nonce", "nonce_mismatch"),
+        ("rosa.hs256", "bad_signature"),  # HS256 with the client secret: algorithm confusion
+        ("rosa.sin-firma", "bad_signature"),  # alg "none"
+        ("rosa.otra-clave", "bad_signature"),  # a key the provider never published
+        ("rosa.alterado", "bad_signature"),  # the DNI changed after signing
+    ],
+)
+def test_each_id_token_check_refuses_through_the_whole_login(client, idgob, account, reason):
+    authorization_url = start_at_the_login_page(client)
+    refused = back_to_tambo(client, sign_in_at_provider(authorization_url, account, CALLBACK))
+    assert_refused_without_a_session(client, refused, reason)
+
+
+def test_several_audiences_are_accepted_when_tambo_is_the_authorized_party(client, idgob):
+    """The control for the row above: the same re-signed token with ``azp`` = Tambo logs in,
+    so the refusals come from the claim each one changes, not from the re-signing."""
+    authorization_url = start_at_the_login_page(client)
+    done = back_to_tambo(client, sign_in_at_provider(authorization_url, "rosa.azp-tambo", CALLBACK))
+    assert done.status_code == 302, done.content.decode()[:500]
+    assert client.get("/mis-expedientes/").status_code == 200
+    assert refusals() == []
+
+
+def test_a_token_issued_in_the_future_is_refused(client, idgob):
+    """Tambo's clock behind the provider's by more than the leeway: ``iat`` is in the future."""
+    authorization_url = start_at_the_login_page(client)
+    callback = sign_in_at_provider(authorization_url, "rosa.quispe", CALLBACK)
+    with clock.frozen(clock.now() - dt.timedelta(seconds=oidc.config().leeway + 120)):
+        refused = back_to_tambo(client, callback)
+    assert_refused_without_a_session(client, refused, "invalid_claims")

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from tambo.core import audit, clock
 from tambo.core.errors import Conflict, NotFound
+from tambo.identity import policy
 
 from .models import Document, Filing, ObtainedEvidence
 
@@ -198,8 +199,10 @@ def upload_instead(
 
     with _storing() as stored, transaction.atomic():
         filing = Filing.objects.select_related("agency").filter(number=number).first()
-        if filing is None or filing.citizen_id != getattr(citizen, "pk", None):
+        if filing is None:
             raise NotFound(_("No encontramos ese expediente."))
+        # Its citizen only; the case's officials see it, so they are told 403, others 404.
+        policy.require(citizen, "filing.upload_instead", filing)
         row = (
             ObtainedEvidence.objects.select_for_update()
             .filter(filing=filing, requirement=requirement)

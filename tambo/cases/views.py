@@ -315,7 +315,7 @@ def citizen_act(request: HttpRequest, number: str, transition_id: str) -> HttpRe
 @require_POST
 def upload_instead(request: HttpRequest, number: str, requirement: str) -> HttpResponse:
     """The citizen uploads a document the agency could not obtain from another agency."""
-    filing = _own_filing(request, number)
+    filing = _own_filing(request, number, "filing.upload_instead")
     upload = request.FILES.get("archivo")
     try:
         if upload is None:

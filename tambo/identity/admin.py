@@ -22,7 +22,7 @@ class UserAdmin(BaseUserAdmin):
     )
     list_display = ("username", "document_type", "document_number", "email", "is_staff")
     search_fields = ("username", "document_number", "email", "first_name", "last_name")
-    actions = ["disable_accounts"]
+    actions = ["disable_accounts", "reset_second_factor"]
 
     def save_model(self, request, obj, form, change):
         """Unticking "active" goes through the disabling action: all sessions end at once."""
@@ -34,6 +34,24 @@ class UserAdmin(BaseUserAdmin):
     def disable_accounts(self, request, queryset):
         for user in queryset.filter(is_active=True):
             actions.disable_account(request.user, user)
+
+    @admin.action(
+        description="Restablecer el segundo factor (pierden el autenticador; se les avisa)"
+    )
+    def reset_second_factor(self, request, queryset):
+        """The administrator's way for a lost phone: audited, sessions ended, the official told."""
+        from tambo.core.errors import DomainError
+
+        from .second_factor import reset_second_factor
+
+        done = 0
+        for user in queryset:
+            try:
+                reset_second_factor(request.user, user.pk, "Desde la administración")
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"{user.username}: {exc.message}", level="error")
+        self.message_user(request, f"Segundo factor restablecido: {done} cuenta(s).")
 
 
 @admin.register(ApiToken)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
@@ -61,22 +60,7 @@ def _out(d: Delegation) -> dict[str, Any]:
 @router.get("/office/delegations", response=list[DelegationOut])
 def my_delegations(request: HttpRequest) -> Any:
     """Delegations I granted or received, and those of the units where I may delegate."""
-    policy.require(request.user, "delegation.list")
-    units = [g.unit_id for g in policy.grants(request.user) if g.delegated_by is None]
-    rows = (
-        Delegation.objects.filter(
-            Q(delegator=request.user) | Q(delegate=request.user) | Q(unit_id__in=units)
-        )
-        .select_related("delegator", "delegate", "unit")
-        .order_by("-pk")[:200]
-    )
-    return [
-        _out(d)
-        for d in rows
-        if d.delegator_id == request.user.pk
-        or d.delegate_id == request.user.pk
-        or policy.allows(request.user, "delegation.revoke", d)
-    ]
+    return [_out(d) for d in delegations.visible_to(request.user)]
 
 
 @router.post("/office/delegations", response={201: DelegationOut})

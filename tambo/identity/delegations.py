@@ -18,9 +18,53 @@ from tambo.core import audit, clock
 from tambo.core.errors import ValidationFailed
 
 from . import policy
-from .models import Appointment, Delegation
+from .models import Appointment, Delegation, User
 
 MAX_DELEGATION_DAYS = 90
+LIST_LIMIT = 200
+
+
+def visible_to(user: Any) -> list[Delegation]:
+    """Delegations ``user`` granted or received, and those they may revoke (newest first)."""
+    from django.db.models import Q
+
+    policy.require(user, "delegation.list")
+    units = [g.unit_id for g in policy.grants(user) if g.delegated_by is None]
+    rows = (
+        Delegation.objects.filter(Q(delegator=user) | Q(delegate=user) | Q(unit_id__in=units))
+        .select_related("delegator", "delegate", "unit__agency")
+        .order_by("-pk")[:LIST_LIMIT]
+    )
+    return [
+        d
+        for d in rows
+        if d.delegator_id == user.pk
+        or d.delegate_id == user.pk
+        or policy.allows(user, "delegation.revoke", d)
+    ]
+
+
+def delegable(user: Any) -> list[tuple[Any, str]]:
+    """The (unit, role) pairs ``user`` may delegate: their appointments' powers, never a
+    delegated role (see ``policy.DELEGABLE``)."""
+    pairs: dict[tuple[int, str], tuple[Any, str]] = {}
+    for g in policy.grants(user):
+        if g.delegated_by is None:
+            for role in sorted(policy.DELEGABLE.get(g.role, ())):
+                pairs.setdefault((g.unit_id, role), (g.unit, role))
+    return list(pairs.values())
+
+
+def possible_delegates(user: Any, agency_ids: set[int]) -> list[User]:
+    """Active officials of those agencies, other than ``user``: whom they may delegate to."""
+    return list(
+        User.objects.filter(
+            is_active=True, appointments__active=True, appointments__unit__agency_id__in=agency_ids
+        )
+        .exclude(pk=user.pk)
+        .distinct()
+        .order_by("last_name", "first_name", "username")
+    )
 
 
 def grant_delegation(

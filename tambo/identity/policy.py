@@ -33,6 +33,8 @@ CITIZEN_OWN_ACTIONS = {
     "filing.view",
     "filing.receipt",
     "filing.citizen_act",
+    # Upload a document the agency could not obtain from another agency (once-only).
+    "filing.upload_instead",
     "notice.read",
     "notice.view",
     "correction.view",
@@ -200,6 +202,22 @@ def may_delegate(user: Any, unit_id: int, role: str) -> bool:
     )
 
 
+def _may_reset_second_factor(user: Any, target: Any) -> bool:
+    """An administrator who may delete authenticators (the admin's permission), or a supervisor
+    (appointed, not delegated) of a unit where the target is appointed; never one's own, and
+    only an administrator resets a staff account's."""
+    if target is None or target.pk == user.pk:
+        return False
+    if user.is_staff and user.has_perm("otp_totp.delete_totpdevice"):
+        return True
+    if target.is_staff:
+        return False
+    supervised = {g.unit_id for g in grants(user) if g.role == "supervisor" and not g.delegated_by}
+    return bool(supervised) and any(
+        g.unit_id in supervised for g in grants(target) if not g.delegated_by
+    )
+
+
 def needs_second_factor(user: Any) -> bool:
     """Anyone with an active appointment (officials, and intermediaries who file for citizens)
     and staff (the Django admin) must verify a second factor after their password before
@@ -217,6 +235,8 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return True
     if action == "correction.resolve":
         return bool(user.is_staff)  # the data protection officer, in the admin
+    if action == "official.reset_second_factor":
+        return _may_reset_second_factor(user, obj)
     if action in ASSISTED_ACTIONS and _assisted_allows(user, action, obj):
         return True
     if obj is None:

@@ -2,7 +2,7 @@ from django.urls import path
 
 from tambo.core.ratelimit import rate_limit
 
-from . import views
+from . import delegation_views, staff_views, views
 
 app_name = "identity"
 urlpatterns = [
@@ -15,6 +15,23 @@ urlpatterns = [
         views.second_factor_enrol,
         name="second_factor_enrol",
     ),
+    path(
+        "ingresar/segundo-factor/reemplazar/",
+        views.second_factor_replace,
+        name="second_factor_replace",
+    ),
     path("salir/", views.LogoutView.as_view(), name="logout"),
     path("cuenta/", views.account, name="account"),
+    path("oficina/delegaciones/", delegation_views.delegation_list, name="delegations"),
+    path("oficina/personal/", staff_views.staff, name="staff"),
+    path(
+        "oficina/personal/<int:user_id>/segundo-factor/restablecer/",
+        staff_views.reset,
+        name="staff_reset",
+    ),
+    path(
+        "oficina/delegaciones/<int:delegation_id>/revocar/",
+        delegation_views.delegation_revoke,
+        name="delegation_revoke",
+    ),
 ]

@@ -29,6 +29,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from tambo.core.errors import ValidationFailed
 
 from . import actions, oidc, policy
+from . import second_factor as factors
 
 LOCKED_MESSAGE = N_(
     "Por seguridad, el ingreso con esta cuenta está bloqueado por unos minutos tras varios "
@@ -196,8 +197,12 @@ def second_factor(request: HttpRequest) -> HttpResponse:
         if device is not None:
             request.session.cycle_key()
             otp_login(request, device)
-            event = "recovery_code_used" if isinstance(device, StaticDevice) else "verified"
+            recovery = isinstance(device, StaticDevice)
+            event = "recovery_code_used" if recovery else "verified"
             actions.second_factor_event(user, event, ip=_ip(request))
+            if recovery:  # perhaps the phone is lost: offer to register a new one now
+                query = urlencode({"next": next_url, "recuperacion": "1"})
+                return redirect(f"{reverse('identity:second_factor_replace')}?{query}")
             return HttpResponseRedirect(next_url)
         actions.second_factor_event(user, "failed", ip=_ip(request))
         error = _(THROTTLED) if throttled else _(WRONG_CODE)
@@ -252,17 +257,35 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
     if not policy.needs_second_factor(user) or _confirmed_totp(user) is not None:
         return redirect(_second_factor_url(next_url))
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").last()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name="Autenticador", confirmed=False)
+    return _enrolment(request, next_url, replacing=False)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def second_factor_replace(request: HttpRequest) -> HttpResponse:
+    """A verified official registers a new phone (after logging in with a recovery code
+    because the old one was lost): the old authenticator and recovery codes stop working."""
+    user = request.user
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    if not policy.needs_second_factor(user):
+        return HttpResponseRedirect(next_url)
+    if not user.is_verified():  # only someone who passed the second factor may change it
+        return redirect(_second_factor_url(next_url))
+    return _enrolment(request, next_url, replacing=True)
+
+
+def _enrolment(request: HttpRequest, next_url: str, *, replacing: bool) -> HttpResponse:
+    user = request.user
+    device = factors.pending_device(user)
     error = ""
     if request.method == "POST":
         code = "".join(request.POST.get("code", "").split())
-        codes, throttled = _confirm_enrolment(user, device, code)
+        codes, throttled = factors.confirm_enrolment(user, device, code, replacing=replacing)
         if codes is not None:
             request.session.cycle_key()
             otp_login(request, device)
-            actions.second_factor_event(user, "enrolled", ip=_ip(request))
+            if not replacing:
+                actions.second_factor_event(user, "enrolled", ip=_ip(request))
             return render(
                 request, "identity/recovery_codes.html", {"codes": codes, "next": next_url}
             )
@@ -274,38 +297,14 @@ def second_factor_enrol(request: HttpRequest) -> HttpResponse:
         {
             "next": next_url,
             "error": error,
+            "replacing": replacing,
+            "after_recovery": request.GET.get("recuperacion") == "1",
+            "recovery_left": StaticToken.objects.filter(device__user=user).count(),
             "qr_svg": qr.svg_inline(scale=4, title=_("Código QR para su aplicación")),
             "secret": base32_secret(device),
         },
         status=422 if error else 200,
     )
-
-
-def _confirm_enrolment(user, device: TOTPDevice, code: str) -> tuple[list[str] | None, bool]:
-    """Confirm the device if ``code`` is right and issue recovery codes, all or nothing;
-    the second value says whether django-otp's delay after failures refused the check."""
-    if not (code.isdigit() and len(code) == 6):
-        return None, False
-    with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk)
-        allowed, _info = device.verify_is_allowed()
-        if not allowed:
-            return None, True
-        if not device.verify_token(code):
-            return None, False
-        device.confirmed = True
-        device.save(update_fields=["confirmed"])
-        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
-        return issue_recovery_codes(user), False
-
-
-def issue_recovery_codes(user) -> list[str]:
-    """New recovery codes (the old ones stop working); returned once, stored as is by django-otp."""
-    StaticDevice.objects.filter(user=user).delete()
-    static = StaticDevice.objects.create(user=user, name="Códigos de recuperación", confirmed=True)
-    codes = [StaticToken.random_token() for _ in range(settings.TAMBO_RECOVERY_CODES)]
-    StaticToken.objects.bulk_create([StaticToken(device=static, token=c) for c in codes])
-    return codes
 
 
 @require_POST
@@ -340,6 +339,11 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "identity/account.html",
-        {"errors": errors, "phone": phone, "account": user},
+        {
+            "errors": errors,
+            "phone": phone,
+            "account": user,
+            "second_factor": policy.needs_second_factor(user),
+        },
         status=422 if errors else 200,
     )

@@ -4,12 +4,24 @@
 // ready, and serves until its parent closes stdin. Clients and accounts come from the JSON
 // in the environment variable TAMBO_TEST_OIDC (written by tests/conftest.py), so the test
 // decides the redirect URIs, the second client and the ID token lifetime.
+//
+// An account may carry `id_token` in that JSON: the provider then misbehaves for that
+// account only, replacing the ID token in its token response (see `substitute` below), so
+// the tests can drive Tambo's real login through tokens a conforming provider never sends
+// to Tambo: one it issued to another client, or one with a claim or signature changed.
+import * as crypto from 'node:crypto';
 import http from 'node:http';
 import { parse } from 'node:querystring';
 
 import Provider from 'oidc-provider';
 
 const setup = JSON.parse(process.env.TAMBO_TEST_OIDC);
+
+// The provider's signing key (published at its jwks_uri), made here so `substitute` can sign
+// with it too; a second key it never publishes, for a token signed by someone else.
+const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+const signingJwk = { ...privateKey.export({ format: 'jwk' }), kid: 'provider-key', use: 'sig', alg: 'RS256' };
+const { privateKey: strangerKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -34,6 +46,7 @@ const provider = new Provider(issuer, {
   features: { devInteractions: { enabled: false } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   cookies: { keys: ['tambo-test-provider-cookie-key'] },
+  jwks: { keys: [signingJwk] },
   ttl: { IdToken: setup.id_token_ttl, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
   async findAccount(ctx, id) {
     const account = setup.accounts[id];
@@ -75,6 +88,59 @@ async function interaction(req, res) {
     consent: { grantId },
   }, { mergeWithLastSubmission: false });
 }
+
+const b64url = (data) => Buffer.from(data).toString('base64url');
+
+function sign(header, payload, { alg = 'RS256', key = privateKey, secret = '' } = {}) {
+  const input = `${b64url(JSON.stringify({ ...header, alg }))}.${b64url(JSON.stringify(payload))}`;
+  if (alg === 'none') return `${input}.`;
+  const signature = alg === 'HS256'
+    ? crypto.createHmac('sha256', secret).update(input).digest()
+    : crypto.sign('sha256', Buffer.from(input), key);
+  return `${input}.${b64url(signature)}`;
+}
+
+// Replace the ID token the provider just issued, as the account's `id_token` says:
+//   issued_to: a client id — the provider issues (its own IdToken model, its own key) a token
+//              for that client instead, with the same person and nonce (token substitution);
+//   claims:    claims to set (null removes one) on the token, signed again with the key;
+//   iat_shift: seconds added to iat;
+//   alg:       'HS256' (signed with the requesting client's secret) or 'none';
+//   stranger:  signed with a key the provider never published;
+//   tamper:    a claim changed after signing.
+async function substitute(ctx, spec) {
+  const [rawHeader, rawPayload] = ctx.body.id_token.split('.');
+  const header = JSON.parse(Buffer.from(rawHeader, 'base64url'));
+  const original = JSON.parse(Buffer.from(rawPayload, 'base64url'));
+  if (spec.issued_to) {
+    const client = await provider.Client.find(spec.issued_to);
+    const account = setup.accounts[original.sub];
+    const token = new provider.IdToken({ sub: original.sub, ...account.claims }, { ctx, client });
+    token.scope = 'openid profile email dni';
+    token.set('nonce', original.nonce);
+    return token.issue({ use: 'idtoken' });
+  }
+  const payload = { ...original, iat: original.iat + (spec.iat_shift || 0) };
+  for (const [name, value] of Object.entries(spec.claims || {})) {
+    if (value === null) delete payload[name]; else payload[name] = value;
+  }
+  const signed = sign(header, payload, {
+    alg: spec.alg || 'RS256',
+    key: spec.stranger ? strangerKey : privateKey,
+    secret: ctx.oidc.client.clientSecret,
+  });
+  if (!spec.tamper) return signed;
+  const [h, , s] = signed.split('.');
+  return `${h}.${b64url(JSON.stringify({ ...payload, dni: '11111111' }))}.${s}`;
+}
+
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path !== '/token' || ctx.method !== 'POST' || !ctx.body?.id_token) return;
+  const sub = JSON.parse(Buffer.from(ctx.body.id_token.split('.')[1], 'base64url')).sub;
+  const spec = setup.accounts[sub]?.id_token;
+  if (spec) ctx.body = { ...ctx.body, id_token: await substitute(ctx, spec) };
+});
 
 const callback = provider.callback();
 server.on('request', (req, res) => {
