@@ -17,4 +17,5 @@ urlpatterns = [
     ),
     path("salir/", views.LogoutView.as_view(), name="logout"),
     path("cuenta/", views.account, name="account"),
+    path("sesion/seguir/", views.keep_alive, name="keep_alive"),
 ]

@@ -76,6 +76,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tambo.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Compresses dynamic HTML and JSON (static files come precompressed from WhiteNoise, whose
+    # Content-Encoding makes this skip them). Django's gzip pads each response with 0-99
+    # random bytes against BREACH; see docs/security.md.
+    "django.middleware.gzip.GZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -104,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tambo.core.context_processors.site",
                 "tambo.identity.context_processors.roles",
+                "tambo.identity.context_processors.session_timeout",
             ],
         },
     },
@@ -185,6 +190,8 @@ TAMBO_LOGIN_MAX_FAILURES = env_int("TAMBO_LOGIN_MAX_FAILURES", 5)
 TAMBO_LOGIN_LOCKOUT_SECONDS = env_int("TAMBO_LOGIN_LOCKOUT_SECONDS", 600)
 # Officials' sessions end after this many idle seconds (citizens' follow SESSION_COOKIE_AGE).
 TAMBO_OFFICIAL_IDLE_SECONDS = env_int("TAMBO_OFFICIAL_IDLE_SECONDS", 30 * 60)
+# How long before that end the warning dialog appears (WCAG 2.2.1 asks for at least 20 s).
+TAMBO_SESSION_WARNING_SECONDS = env_int("TAMBO_SESSION_WARNING_SECONDS", 2 * 60)
 # Second factor (officials): the issuer name shown in authenticator apps.
 OTP_TOTP_ISSUER = os.environ.get("TAMBO_TOTP_ISSUER", "Tambo")
 TAMBO_RECOVERY_CODES = 10
