@@ -280,6 +280,12 @@ TAMBO_RATE_LIMITS = {
         "filing": "30/60",
         "status": "30/300",
         "verify": "60/300",
+        # One-time codes (assisted-filing consent, desk accounts): per intermediary, and per
+        # destination phone or e-mail.
+        "consent_code": "20/600",
+        "consent_code_contact": "3/600",
+        # Accounts created at a service centre, per intermediary.
+        "desk_account": "30/3600",
     }.items()
 }
 # Behind a reverse proxy: the header carrying the client's address (e.g. X-Forwarded-For) and
@@ -293,6 +299,10 @@ EMAIL_BACKEND = os.environ.get(
 # SMS notices and one-time codes: a dotted path to a sender class (docs/inclusion.md).
 TAMBO_SMS_BACKEND = os.environ.get("TAMBO_SMS_BACKEND", "tambo.inbox.sms.ConsoleSender")
 TAMBO_SMS_FILE = Path(os.environ.get("TAMBO_SMS_FILE", VAR_DIR / "sms.jsonl"))
+# A gateway failure marked retryable is tried again by the task worker, waiting
+# base * 2^(attempt-1) seconds (at most an hour), up to this many attempts in all.
+TAMBO_SMS_MAX_ATTEMPTS = env_int("TAMBO_SMS_MAX_ATTEMPTS", 5)
+TAMBO_SMS_RETRY_BASE_SECONDS = env_int("TAMBO_SMS_RETRY_BASE_SECONDS", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("TAMBO_FROM_EMAIL", "no-responder@tambo.localhost")
 
 # Uploads: a request body may carry several documents; each file and each
