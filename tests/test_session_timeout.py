@@ -38,7 +38,9 @@ def test_official_pages_state_when_the_session_ends_and_offer_to_extend_it(desk,
         page = client.get("/oficina/").content.decode()
     assert 'id="session-notice"' in page
     assert "30 minutos sin actividad" in page
-    assert re.search(r'<time datetime="2026-12-01T10:30:00-05:00" data-session-ends>10:30</time>', page)
+    assert re.search(
+        r'<time datetime="2026-12-01T10:30:00-05:00" data-session-ends>10:30</time>', page
+    )
     assert 'data-session-remaining="1800"' in page and 'data-session-warn="120"' in page
     assert 'action="/sesion/seguir/?next=/oficina/"' in page
     assert 'role="alertdialog"' in page and "js/session.js" in page

@@ -75,7 +75,9 @@ def observed_notice(citizen, django_capture_on_commit_callbacks) -> Notice:
     filing = actions.file_directly(citizen, proc, answers_for(proc)).filing
     desk = make_official("mesa", "MDSI", ["front_desk"])
     with django_capture_on_commit_callbacks(execute=True):
-        transitions.take(desk, filing.number, "observe", transitions.TransitionInput(reason="Falta."))
+        transitions.take(
+            desk, filing.number, "observe", transitions.TransitionInput(reason="Falta.")
+        )
     return Notice.objects.get(filing=filing)
 
 

@@ -10,8 +10,9 @@ officials and staff verify a second factor before anything else, and their sessi
 an idle timeout. Before it ends they are warned and may extend it with one action (WCAG 2.2.1):
 the middleware notes when the session will end (``request.tambo_session_ends``), every page
 then states it with a "Seguir conectado" button, and ``static/js/session.js`` shows a warning
-dialog shortly before (see :func:`touch` and docs/accessibility.md). It only concerns sessions: API requests with a bearer token carry no session
-user and are authorised by the token (see docs/identity.md).
+dialog shortly before (see :func:`touch` and docs/accessibility.md). It only concerns
+sessions: API requests with a bearer token carry no session user and are authorised by the
+token (see docs/identity.md).
 """
 
 from __future__ import annotations

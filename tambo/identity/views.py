@@ -349,7 +349,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def keep_alive(request: HttpRequest) -> HttpResponse:
-    """"Seguir conectado": restart an official's idle clock with one action (WCAG 2.2.1).
+    """ "Seguir conectado": restart an official's idle clock with one action (WCAG 2.2.1).
 
     The notice on every official page posts here with ``?next=`` the page it was on, and is
     sent back there; the warning dialog's script posts with ``Accept: application/json`` and
@@ -365,16 +365,27 @@ def keep_alive(request: HttpRequest) -> HttpResponse:
         if wants_json:
             remaining = int(ends - clock.now().timestamp())
             at = dt.datetime.fromtimestamp(ends, tz=clock.LIMA)
-            return JsonResponse({"remaining_seconds": remaining, "ends_at": at.isoformat(),
-                                 "ends_display": at.strftime("%H:%M")})
+            return JsonResponse(
+                {
+                    "remaining_seconds": remaining,
+                    "ends_at": at.isoformat(),
+                    "ends_display": at.strftime("%H:%M"),
+                }
+            )
         if policy.needs_second_factor(request.user):
             messages.success(request, _("Su sesión sigue activa."))
         return redirect(next_url)
     if request.method == "POST":
         if wants_json:
             return JsonResponse(
-                {"error": {"code": "not_authenticated", "message": _("Su sesión terminó."),
-                           "field": None, "fields": {}}},
+                {
+                    "error": {
+                        "code": "not_authenticated",
+                        "message": _("Su sesión terminó."),
+                        "field": None,
+                        "fields": {},
+                    }
+                },
                 status=401,
             )
         return redirect(f"{reverse('identity:login')}?{urlencode({'next': next_url})}")

@@ -4,31 +4,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('inbox', '0002_notice_texted_at'),
+        ("inbox", "0002_notice_texted_at"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutgoingSms',
+            name="OutgoingSms",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('once_key', models.CharField(max_length=120, unique=True)),
-                ('purpose', models.CharField(max_length=20)),
-                ('to', models.CharField(max_length=20)),
-                ('text', models.TextField()),
-                ('secret', models.BooleanField(default=False)),
-                ('status', models.CharField(choices=[('pending', 'Por enviar'), ('sending', 'Enviándose'), ('sent', 'Enviado'), ('failed', 'Falló'), ('expired', 'Vencido sin enviar')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField()),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('expires_at', models.DateTimeField(blank=True, help_text='a code or link that is useless after this is not sent', null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.CharField(blank=True, max_length=300)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("once_key", models.CharField(max_length=120, unique=True)),
+                ("purpose", models.CharField(max_length=20)),
+                ("to", models.CharField(max_length=20)),
+                ("text", models.TextField()),
+                ("secret", models.BooleanField(default=False)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Por enviar"),
+                            ("sending", "Enviándose"),
+                            ("sent", "Enviado"),
+                            ("failed", "Falló"),
+                            ("expired", "Vencido sin enviar"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField()),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "expires_at",
+                    models.DateTimeField(
+                        blank=True,
+                        help_text="a code or link that is useless after this is not sent",
+                        null=True,
+                    ),
+                ),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.CharField(blank=True, max_length=300)),
             ],
             options={
-                'indexes': [models.Index(fields=['status', '-created_at'], name='sms_status_idx')],
+                "indexes": [models.Index(fields=["status", "-created_at"], name="sms_status_idx")],
             },
         ),
     ]
