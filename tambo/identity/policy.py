@@ -269,7 +269,11 @@ def _can_see(user: Any, obj: Any) -> bool:
     if hasattr(obj, "citizen_id"):
         # Officials see a citizen's expediente through their roles, never their casilla.
         return hasattr(obj, "unit_id") and bool(official_roles(user, obj))
-    return agency_id is not None and any(g.agency_id == agency_id for g in grants(user))
+    # An intermediary's desk is not an office role: they do not learn that an agency's
+    # objects (delegations...) exist.
+    return agency_id is not None and any(
+        g.agency_id == agency_id and g.role not in NON_OFFICE_ROLES for g in grants(user)
+    )
 
 
 # --- Assisted filing (issue 6, part 4) -------------------------------------------------
