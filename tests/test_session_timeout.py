@@ -10,6 +10,7 @@ no axe-core violation in es, qu and en.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import re
 
 import pytest
@@ -175,3 +176,49 @@ def test_without_javascript_the_notice_button_extends_and_returns_to_the_page(li
             page.click("#session-notice button")
         assert page.url == f"{base}/oficina/"
         assert "Su sesión sigue activa." in page.locator("main").inner_text()
+
+
+@pytest.mark.django_db
+def test_answers_saved_before_a_session_ends_are_there_after_signing_in_again(citizen, catalog):
+    """Drafts are saved on every "Continuar" and "Guardar y seguir después", so neither an
+    intermediary's idle timeout nor the end of a citizen's session loses them."""
+    from tambo.cases import assisted
+    from tambo.cases.models import Draft
+
+    from .conftest import PNG_1PX, answers_for, without_file_field
+
+    proc = without_file_field(catalog)
+    text_field = next(f.name for f in proc.current_version.file.form if f.type == "text")
+    answers = {**answers_for(proc), text_field: "Respuesta que no se pierde"}
+    intermediary = make_official("tambo_ana", "MDSI", ["intermediary"], ["MP"])
+    consent = assisted.request_consent(
+        intermediary,
+        proc,
+        document_type="dni",
+        document_number=citizen.document_number,
+        method="paper",
+        scan=io.BytesIO(PNG_1PX),
+    )
+    draft = assisted.start_assisted_draft(intermediary, consent.pk)
+    start = clock.now()
+    helper = Client()
+    with clock.frozen(start):
+        login_official(helper, intermediary)
+        saved = helper.post(f"/borradores/{draft.pk}/", {**answers, "save_later": "1"})
+        assert saved.status_code == 302
+    with clock.frozen(start + dt.timedelta(minutes=31)):
+        ended = helper.get(f"/borradores/{draft.pk}/")
+        assert ended.status_code == 302 and ended["Location"].startswith("/ingresar/")
+        login_official(helper, intermediary)
+        page = helper.get(f"/borradores/{draft.pk}/").content.decode()
+    assert "Respuesta que no se pierde" in page
+    # The citizen's own session ending (logout, another device) changes nothing either.
+    browser_a = Client()
+    browser_a.force_login(citizen)
+    browser_a.logout()
+    browser_b = Client()
+    browser_b.force_login(citizen)
+    assert (
+        "Respuesta que no se pierde" in browser_b.get(f"/borradores/{draft.pk}/").content.decode()
+    )
+    assert Draft.objects.get(pk=draft.pk).answers[text_field] == "Respuesta que no se pierde"
