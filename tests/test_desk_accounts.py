@@ -204,3 +204,28 @@ def test_account_requests_are_rate_limited_per_intermediary(helper, settings):
     assert second.status_code == 429 and int(second["Retry-After"]) > 0
     assert "Hizo demasiados intentos" in second.content.decode()
     assert AccountEnrolment.objects.count() == 1
+
+
+def test_a_new_activation_link_replaces_the_old_one(
+    helper, intermediary, sms_file, django_capture_on_commit_callbacks
+):
+    scan = io.BytesIO(PNG_1PX)
+    with django_capture_on_commit_callbacks(execute=True):
+        enrolment = desk_accounts.request_account(
+            intermediary, **{**FORM, "method": "paper"}, scan=scan
+        )
+    old = activation_token(sms_file.sent()[-1]["text"])
+    done = helper.get(f"/asistido/cuentas/{enrolment.pk}/").content.decode()
+    assert f'action="/asistido/cuentas/{enrolment.pk}/reenviar/"' in done
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = helper.post(f"/asistido/cuentas/{enrolment.pk}/reenviar/")
+    assert resent.status_code == 302
+    new = activation_token(sms_file.sent()[-1]["text"])
+    assert new != old and len(sms_file.sent()) == 2
+    assert Client().get(f"/cuenta/activar/{old}/").status_code == 404
+    assert Client().get(f"/cuenta/activar/{new}/").status_code == 200
+    assert AuditEntry.objects.filter(action="account.activation_resent").count() == 1
+    desk_accounts.activate(new, "una-clave-larga-9", "una-clave-larga-9")
+    refused = helper.post(f"/asistido/cuentas/{enrolment.pk}/reenviar/", follow=True)
+    assert "ya eligió su contraseña" in refused.content.decode()
+    assert len(sms_file.sent()) == 2

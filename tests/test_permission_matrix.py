@@ -427,6 +427,14 @@ ENDPOINTS = [
         "intermediary",
     ),
     Endpoint(
+        "web desk account resend",
+        "POST",
+        "/asistido/cuentas/{enrolment}/reenviar/",
+        "intermediary",
+        "intermediary",
+        changes=True,
+    ),
+    Endpoint(
         "api assisted consent",
         "POST",
         "/api/v1/assisted/consents",
@@ -771,7 +779,7 @@ def _fingerprint() -> tuple[Any, ...]:
         tuple(Delegation.objects.order_by("pk").values_list("pk", "revoked_at")),
         tuple(Draft.objects.order_by("pk").values_list("pk", "answers")),
         tuple(AssistedConsent.objects.order_by("pk").values_list("pk", "attempts", "granted_at")),
-        AccountEnrolment.objects.count(),
+        tuple(AccountEnrolment.objects.order_by("pk").values_list("pk", "activation_hash")),
     )
 
 

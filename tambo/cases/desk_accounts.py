@@ -322,12 +322,9 @@ def _create_account(enrolment: AccountEnrolment) -> None:
             citizen.save()
     except IntegrityError:
         raise ValidationFailed({"document_number": _existing_message()}) from None
-    now = clock.now()
-    token = secrets.token_urlsafe(24)
     enrolment.citizen = citizen
-    enrolment.account_created_at = now
-    enrolment.activation_hash = _activation_hash(token)
-    enrolment.activation_expires_at = now + dt.timedelta(hours=ACTIVATION_HOURS)
+    enrolment.account_created_at = clock.now()
+    token = _new_activation(enrolment)
     enrolment.save(
         update_fields=[
             "citizen",
@@ -349,6 +346,18 @@ def _create_account(enrolment: AccountEnrolment) -> None:
             "unit": enrolment.unit.code,
         },
     )
+    _send_activation(enrolment, token, once_key=f"activation:{enrolment.pk}")
+
+
+def _new_activation(enrolment: AccountEnrolment) -> str:
+    """A fresh one-time token for the enrolment (the previous one stops working)."""
+    token = secrets.token_urlsafe(24)
+    enrolment.activation_hash = _activation_hash(token)
+    enrolment.activation_expires_at = clock.now() + dt.timedelta(hours=ACTIVATION_HOURS)
+    return token
+
+
+def _send_activation(enrolment: AccountEnrolment, token: str, *, once_key: str) -> None:
     link = settings.TAMBO_PUBLIC_URL.rstrip("/") + f"/cuenta/activar/{token}/"
     text = _(
         "%(site)s: active su cuenta y elija su contraseña en %(link)s (vence en %(hours)s horas)."
@@ -356,10 +365,40 @@ def _create_account(enrolment: AccountEnrolment) -> None:
     _send(
         enrolment,
         text,
-        once_key=f"activation:{enrolment.pk}",
+        once_key=once_key,
         expires_at=enrolment.activation_expires_at,
         by="sms" if enrolment.phone else "email",
     )
+
+
+def resend_activation(intermediary: Any, enrolment_id: Any) -> AccountEnrolment:
+    """A new activation link (the person lost the message, or it expired); the old one dies.
+
+    Counted like a code (per intermediary and per phone or e-mail) and audited.
+    """
+    with transaction.atomic():
+        enrolment = _own(intermediary, enrolment_id, lock=True)
+        if enrolment.citizen_id is None:
+            raise Conflict(_("La cuenta todavía no fue creada."), code="account_not_created")
+        if enrolment.activated_at is not None:
+            raise Conflict(
+                _("La persona ya eligió su contraseña: puede ingresar con su usuario."),
+                code="already_activated",
+            )
+        count_code_request(intermediary, enrolment.phone or enrolment.email)
+        token = _new_activation(enrolment)
+        enrolment.save(update_fields=["activation_hash", "activation_expires_at"])
+        audit.record(
+            "account.activation_resent",
+            "user",
+            enrolment.citizen_id,
+            actor=intermediary,
+            agency_code=enrolment.unit.agency.code,
+            data={"enrolment": str(enrolment.pk)},
+        )
+        stamp = int(clock.now().timestamp())
+        _send_activation(enrolment, token, once_key=f"activation:{enrolment.pk}:{stamp}")
+    return enrolment
 
 
 def activation_for(token: str) -> AccountEnrolment:

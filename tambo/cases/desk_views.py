@@ -7,7 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tambo.core.errors import Conflict, NotFound, ValidationFailed
 from tambo.core.ratelimit import RateLimited, rate_limit
@@ -104,6 +104,22 @@ def account_done(request: HttpRequest, enrolment_id: str) -> HttpResponse:
     return render(
         request, "cases/assisted/account_done.html", {"enrolment": enrolment, "sent_to": sent_to}
     )
+
+
+@login_required
+@require_POST
+def resend_activation(request: HttpRequest, enrolment_id: str) -> HttpResponse:
+    """Send the person a new activation link (the previous one stops working)."""
+    enrolment = _own(request, enrolment_id)
+    try:
+        desk_accounts.resend_activation(request.user, enrolment.pk)
+    except Conflict as exc:
+        messages.error(request, exc.message)
+    except RateLimited as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Enviamos un enlace nuevo. El anterior ya no sirve."))
+    return redirect("cases:desk_account", enrolment_id=enrolment.pk)
 
 
 @rate_limit("login")

@@ -39,6 +39,11 @@ urlpatterns = [
         desk_views.account_code,
         name="desk_account_code",
     ),
+    path(
+        "asistido/cuentas/<uuid:enrolment_id>/reenviar/",
+        desk_views.resend_activation,
+        name="desk_account_resend",
+    ),
     path("cuenta/activar/<str:token>/", desk_views.activate, name="activate"),
     path("asistido/<str:agency>/<str:code>/", assisted_views.start, name="assisted_start"),
 ]

@@ -77,9 +77,9 @@ MIDDLEWARE = [
     "tambo.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
     # Compresses dynamic HTML and JSON (static files come precompressed from WhiteNoise, whose
-    # Content-Encoding makes this skip them). Django's gzip pads each response with 0-99
-    # random bytes against BREACH; see docs/security.md.
-    "django.middleware.gzip.GZipMiddleware",
+    # Content-Encoding makes this skip them; PDFs and ZIPs are left as they are). Django's
+    # gzip pads each response with 0-99 random bytes against BREACH; see docs/security.md.
+    "tambo.core.compression.TextCompressionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
