@@ -158,8 +158,10 @@ def request_account(
         method=method,
         scan=scan,
     )
-    _refuse_existing(values["document_number"])
+    # Counted before the DNI is looked up, so the refusal cannot be used to probe, unlimited,
+    # which DNIs have an account.
     ratelimit.hit("desk_account", f"u{intermediary.pk}")
+    _refuse_existing(values["document_number"])
     if method in ("sms", "email"):
         count_code_request(intermediary, values["phone"] if method == "sms" else values["email"])
     now = clock.now()
