@@ -229,3 +229,12 @@ def test_a_new_activation_link_replaces_the_old_one(
     refused = helper.post(f"/asistido/cuentas/{enrolment.pk}/reenviar/", follow=True)
     assert "ya eligió su contraseña" in refused.content.decode()
     assert len(sms_file.sent()) == 2
+
+
+def test_probing_which_dnis_have_an_account_is_rate_limited(helper, citizen, settings):
+    settings.TAMBO_RATE_LIMITS = {**settings.TAMBO_RATE_LIMITS, "desk_account": "2/3600"}
+    existing = {**FORM, "document_number": citizen.document_number}
+    assert helper.post("/asistido/cuentas/nueva/", existing).status_code == 422
+    assert helper.post("/asistido/cuentas/nueva/", existing).status_code == 422
+    third = helper.post("/asistido/cuentas/nueva/", existing)
+    assert third.status_code == 429 and "Ya hay una cuenta" not in third.content.decode()
