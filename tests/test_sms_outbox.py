@@ -197,3 +197,26 @@ def test_the_intermediary_is_told_when_the_consent_code_could_not_be_sent(
     assert "No se pudo enviar el SMS con el código." in page
     sms = OutgoingSms.objects.get(purpose="consent_code")
     assert sms.status == "failed" and sms.text == ""  # the code is not kept in the outbox
+
+
+def test_officials_see_on_the_case_page_which_sms_alerts_failed(
+    citizen, catalog, settings, django_capture_on_commit_callbacks
+):
+    """A gateway that refuses the number: the case page says so, without the number."""
+    settings.TAMBO_SMS_BACKEND = "tests.test_sms_outbox.RefusingSender"
+    notice = observed_notice(citizen, django_capture_on_commit_callbacks)
+    sms = OutgoingSms.objects.get(once_key=f"notice:{notice.pk}")
+    assert sms.status == "failed" and "987654321" not in sms.last_error
+    entry = AuditEntry.objects.get(action="sms.failed")
+    assert "987654321" not in str(entry.data)
+    from tambo.identity.models import User
+
+    desk = login_official(Client(), User.objects.get(username="mesa"))
+    page = desk.get(f"/oficina/expedientes/{notice.filing.number}/").content.decode()
+    assert "Avisos por SMS no enviados" in page and notice.title in page
+    assert "987654321" not in page
+
+
+class RefusingSender:
+    def send(self, to: str, text: str) -> None:
+        raise SmsError(f"number {to} refused by the gateway", retry=False)

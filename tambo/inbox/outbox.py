@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +27,7 @@ from .sms import SmsError, send_sms
 
 log = logging.getLogger(__name__)
 Status = OutgoingSms.Status
+LONG_NUMBER = re.compile(r"\+?\d[\d ]{7,}\d")
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -96,7 +98,13 @@ def _finish(sms: OutgoingSms, status: str, *, error: str = "") -> None:
     sms.save(update_fields=["status", "next_attempt_at", "last_error", "sent_at", "text"])
 
 
+def _redacted(error: SmsError) -> str:
+    """The gateway's message without any phone number in it (it goes to the log and audit)."""
+    return LONG_NUMBER.sub("•••", str(error))[:300]
+
+
 def _failed(sms: OutgoingSms, exc: SmsError) -> str:
+    exc = SmsError(_redacted(exc), retry=exc.retry)
     now = clock.now()
     when = now + backoff(sms.attempts)
     again = (
@@ -142,3 +150,21 @@ def _enqueue(sms_id: int, run_after: dt.datetime) -> None:
 def status_of(once_key: str) -> Any:
     """The outbox row for ``once_key`` (to tell an intermediary whether the code went out)."""
     return OutgoingSms.objects.filter(once_key=once_key).first()
+
+
+def undelivered_notice_alerts(filing: Any) -> list[dict[str, Any]]:
+    """The SMS alerts of this expediente's notices that failed for good (for the case page).
+
+    The notice itself is in the casilla either way; the officials learn that the citizen was
+    not alerted by SMS and may reach them another way.
+    """
+    notices = {f"notice:{pk}": title for pk, title in filing.notices.values_list("pk", "title")}
+    if not notices:
+        return []
+    failed = OutgoingSms.objects.filter(
+        once_key__in=list(notices), status__in=[Status.FAILED, Status.EXPIRED]
+    ).order_by("created_at")
+    return [
+        {"title": notices[sms.once_key], "at": sms.created_at, "error": sms.last_error}
+        for sms in failed
+    ]
