@@ -81,6 +81,9 @@ def observed_notice(citizen, django_capture_on_commit_callbacks) -> Notice:
     return Notice.objects.get(filing=filing)
 
 
+# The worker runs outside any test transaction, as in production (PostgreSQL closes a
+# connection left inside one).
+@pytest.mark.django_db(transaction=True)
 def test_a_retryable_failure_is_retried_with_backoff_by_the_worker(
     citizen, catalog, flaky, settings, django_capture_on_commit_callbacks
 ):
@@ -116,6 +119,9 @@ def test_a_retryable_failure_is_retried_with_backoff_by_the_worker(
     assert queued_retries() == []
 
 
+# The worker runs outside any test transaction, as in production (PostgreSQL closes a
+# connection left inside one).
+@pytest.mark.django_db(transaction=True)
 def test_retries_stop_after_the_configured_attempts_and_the_failure_is_recorded(
     citizen, catalog, flaky, settings, django_capture_on_commit_callbacks
 ):
