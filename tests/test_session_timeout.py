@@ -222,3 +222,20 @@ def test_answers_saved_before_a_session_ends_are_there_after_signing_in_again(ci
         "Respuesta que no se pierde" in browser_b.get(f"/borradores/{draft.pk}/").content.decode()
     )
     assert Draft.objects.get(pk=draft.pk).answers[text_field] == "Respuesta que no se pierde"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_when_the_time_runs_out_the_page_goes_to_the_login_and_comes_back(
+    live_server, desk, settings
+):
+    settings.TAMBO_OFFICIAL_IDLE_SECONDS = 10
+    settings.TAMBO_SESSION_WARNING_SECONDS = 8
+    device = enrol_totp(desk)
+    base = live_server.url
+    with browser() as chromium:
+        page = _official_page(chromium, base, "es", device)
+        page.goto(f"{base}/oficina/#main")
+        page.locator("#session-warning").wait_for(state="visible", timeout=15_000)
+        page.wait_for_url(re.compile(r"/ingresar/\?next=%2Foficina%2F$"), timeout=20_000)
+        assert "Su sesión terminó por inactividad" in page.locator("main").inner_text()

@@ -31,12 +31,14 @@
   }
 
   function close() {
-    if (dialog.open) {
-      dialog.close();
+    if (!dialog.open) {
+      return; // extended from the page's own notice: nothing to close, focus stays
     }
+    dialog.close();
     if (returnFocus && typeof returnFocus.focus === "function") {
       returnFocus.focus();
     }
+    returnFocus = null;
     announced = 0;
   }
 
@@ -45,7 +47,7 @@
     if (left <= 0) {
       // The server has ended the session: reloading (as a GET) shows the login page, which
       // brings the person back here after signing in.
-      window.location.assign(window.location.href);
+      window.location.assign(window.location.href.split("#")[0]);
       return;
     }
     if (left <= warnMs) {
