@@ -205,6 +205,7 @@ def unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
 
 def _register_routers() -> None:
     from tambo.cases.api import router as cases_router
+    from tambo.cases.assisted_api import router as assisted_router
     from tambo.cases.office_api import router as office_router
     from tambo.cases.open_data import router as open_data_router
     from tambo.catalog.api import router as catalog_router
@@ -217,6 +218,7 @@ def _register_routers() -> None:
 
     api.add_router("/", catalog_router)
     api.add_router("/", cases_router)
+    api.add_router("/", assisted_router)
     api.add_router("/", documents_router)
     api.add_router("/", office_router)
     api.add_router("/", inbox_router)

@@ -56,6 +56,8 @@ class Site:
     notice_id: int
     drafts: dict[str, str] = field(default_factory=dict)
     official_device: object = None  # carla's authenticator (officials log in with TOTP)
+    intermediary_device: object = None  # tambo_mesa's (an intermediary at MDSI's desk)
+    activation_token: str = ""  # the one-time link of an account created at the desk
 
 
 def _file(citizen, proc) -> str:
@@ -103,7 +105,11 @@ def build_site(catalog, languages: list[str]) -> Site:
         document_pdf=pdf,
         notice_id=notice.pk,
         official_device=enrol_totp(official),
+        intermediary_device=enrol_totp(
+            make_official("tambo_mesa", "MDSI", ["intermediary"], ["MP"])
+        ),
     )
+    site.activation_token = _desk_account(site.intermediary_device.user)
     for lang in languages:
         # An empty draft (its error state) and a complete one (check answers, then filed).
         site.drafts[f"empty-{lang}"] = str(actions.start_draft(citizen, licence.current_version).pk)
@@ -132,6 +138,33 @@ def _delegate_signing(official) -> None:
         ends_on=today + dt.timedelta(days=10),
         reason="Vacaciones de la firmante.",
     )
+def _desk_account(intermediary) -> str:
+    """An account created at the desk on paper consent; returns its activation token."""
+    import io
+    import re
+
+    from django.core import mail
+
+    from tambo.cases import desk_accounts
+
+    from .conftest import PNG_1PX
+
+    desk_accounts.request_account(
+        intermediary,
+        document_number="47777777",
+        first_name="Nilda",
+        last_name="Condori",
+        email="nilda@example.pe",
+        method="paper",
+        scan=io.BytesIO(PNG_1PX),
+    )
+    return re.search(r"/cuenta/activar/([^/\s]+)/", mail.outbox[-1].body).group(1)
+
+
+def png_scan() -> dict:
+    from .conftest import PNG_1PX
+
+    return {"name": "consentimiento.png", "mimeType": "image/png", "buffer": PNG_1PX}
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from .site_pages import (
     login,
     new_page,
     not_a_pdf,
+    png_scan,
     unsigned_pdf,
 )
 
@@ -184,7 +185,59 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
         official.goto(f"{base}/oficina/personal/")
         check(official, "office staff second factor")
 
-    assert len(visited) == 37, visited
+        # Assisted filing and accounts created at the desk (an intermediary), then the
+        # person's activation link.
+        helper = new_page(chromium, base, lang)
+        login(helper, base, "tambo_mesa", site.intermediary_device)
+        helper.goto(f"{base}/asistido/")
+        check(helper, "assisted filing home")
+        helper.goto(f"{base}/asistido/{site.agency}/ACCESO-INFORMACION/")
+        check(helper, "assisted filing: identify the person")
+        helper.fill("#field-document_number", "99999999")
+        with helper.expect_navigation():
+            helper.click("main button[type=submit]")
+        assert helper.locator(".error-summary").count() == 1
+        check(helper, "assisted filing: unknown document")
+        helper.fill("#field-document_number", "41234567")
+        helper.check("#method-email")
+        with helper.expect_navigation():
+            helper.click("main button[type=submit]")
+        check(helper, "assisted filing: consent code")
+        helper.fill("#field-code", "000000")
+        with helper.expect_navigation():
+            helper.click("main button[type=submit]")
+        assert helper.locator(".error-summary").count() == 1
+        check(helper, "assisted filing: wrong code")
+        helper.goto(f"{base}/asistido/cuentas/nueva/")
+        check(helper, "desk account form")
+        with helper.expect_navigation():
+            helper.click("main button[type=submit]")
+        assert helper.locator(".error-summary").count() == 1
+        check(helper, "desk account form with errors")
+        helper.fill("#field-document_number", "46666666")
+        helper.fill("#field-first_name", "Teodora")
+        helper.fill("#field-last_name", "Huamán")
+        helper.fill("#field-email", "teodora@example.pe")
+        helper.check("#method-paper")
+        helper.set_input_files("#field-scan", png_scan())
+        with helper.expect_navigation():
+            helper.click("main button[type=submit]")
+        assert "/asistido/cuentas/" in helper.url and helper.locator(".panel").count() == 1
+        check(helper, "desk account created")
+
+        person = new_page(chromium, base, lang)
+        person.goto(f"{base}/cuenta/activar/{site.activation_token}/")
+        check(person, "account activation")
+        person.fill("#field-password1", "una-clave-larga-9")
+        person.fill("#field-password2", "otra-distinta-9")
+        with person.expect_navigation():
+            person.click("main button[type=submit]")
+        assert person.locator(".error-summary").count() == 1
+        check(person, "account activation with an error")
+        person.goto(f"{base}/cuenta/activar/no-sirve/")
+        check(person, "account activation: link gone")
+
+    assert len(visited) == 48, visited
     assert not failures, "axe-core found WCAG 2.2 A/AA violations:\n" + describe(failures)
 
 

@@ -6,7 +6,9 @@ STATIC_ROOT, then starts a server whose WhiteNoise middleware reads those settin
 ``tambo.settings.production`` does (no finders, no autorefresh, no Django static handler in
 front). Chromium loads each page with its cache disabled and the test adds the bytes that
 crossed the wire (headers and encoded body) for HTML, CSS, JavaScript and fonts; images and
-uploaded files are excluded. HTML is counted as Django sends it (uncompressed).
+uploaded files are excluded. Chromium asks for ``gzip, deflate, br`` as any browser does, so
+the HTML is counted gzip-compressed by Django's GZipMiddleware (``responseBodySize`` is the
+encoded size on the wire) and the stylesheet as WhiteNoise's brotli copy.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ def test_each_filing_journey_page_weighs_at_most_100_kb_with_compressed_versione
     base = production_server
     weights: dict[str, dict[str, int]] = {}
     static_headers: dict[str, dict[str, str]] = {}
+    document_encodings: dict[str, str | None] = {}
 
     with browser() as chromium:
         page = new_page(chromium, base, "es")
@@ -97,6 +100,8 @@ def test_each_filing_journey_page_weighs_at_most_100_kb_with_compressed_versione
                 )
                 if kind != "document":
                     static_headers[response.url] = response.all_headers()
+                elif response.request.is_navigation_request():
+                    document_encodings[name] = response.all_headers().get("content-encoding")
             weights[name] = by_type
             responses.clear()
 
@@ -123,7 +128,7 @@ def test_each_filing_journey_page_weighs_at_most_100_kb_with_compressed_versione
         measure("receipt")
 
     with capsys.disabled():
-        print("\nPage weight of the filing journey (bytes transferred, cache disabled):")
+        print("\nPage weight of the filing journey (bytes on the wire, compressed, no cache):")
         for name, by_type in weights.items():
             detail = ", ".join(f"{kind} {size}" for kind, size in sorted(by_type.items()))
             print(f"  {name:28} {sum(by_type.values()):>7} B  ({detail})")
@@ -132,6 +137,9 @@ def test_each_filing_journey_page_weighs_at_most_100_kb_with_compressed_versione
     assert not over, f"pages over the {BUDGET_BYTES}-byte budget: {over}"
     for name, by_type in weights.items():
         assert by_type.get("document", 0) > 0 and by_type.get("stylesheet", 0) > 0, name
+
+    # The HTML itself travels compressed, as a browser receives it.
+    assert document_encodings == dict.fromkeys(weights, "gzip"), document_encodings
 
     # The stylesheet is served under a versioned name, compressed and cached for good.
     assert static_headers, "no static file was requested"

@@ -26,8 +26,15 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tambo.api import api
-from tambo.cases import actions, transitions
-from tambo.cases.models import Document, Draft, Filing, ObtainedEvidence
+from tambo.cases import actions, assisted, desk_accounts, transitions
+from tambo.cases.models import (
+    AccountEnrolment,
+    AssistedConsent,
+    Document,
+    Draft,
+    Filing,
+    ObtainedEvidence,
+)
 from tambo.catalog.models import OrgUnit
 from tambo.core import clock
 from tambo.core.models import AuditEntry
@@ -38,6 +45,7 @@ from tambo.identity.models import ApiToken, Delegation, User
 from tambo.inbox.models import Notice
 
 from .conftest import (
+    PNG_1PX,
     answers_for,
     login_official,
     make_citizen,
@@ -53,6 +61,9 @@ OWNER, OTHER, ANON = "owner", "other_citizen", "anonymous"
 FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR = "front_desk", "evaluator", "signer", "supervisor"
 DELEGATE, LAPSED = "delegate", "lapsed_delegate"
 OTHER_UNIT, OTHER_AGENCY = "other_unit_official", "other_agency_official"
+# Intermediaries at MDSI's service centre (unit MP): the one who holds the owner's consent
+# and assisted draft, and another one at the same desk who must not see them.
+INTERMEDIARY, OTHER_INTERMEDIARY = "intermediary", "other_intermediary"
 IDENTITIES = [
     ANON,
     OWNER,
@@ -65,6 +76,8 @@ IDENTITIES = [
     LAPSED,
     OTHER_UNIT,
     OTHER_AGENCY,
+    INTERMEDIARY,
+    OTHER_INTERMEDIARY,
 ]
 ON_FILING = {FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR, DELEGATE}
 OFFICIALS = ON_FILING | {LAPSED, OTHER_UNIT, OTHER_AGENCY}
@@ -83,6 +96,9 @@ RULES: dict[str, set[str]] = {
     "agency_official": OFFICIALS - {OTHER_AGENCY},
     "official": OFFICIALS,
     "signed_in": SIGNED_IN,
+    "intermediary": {INTERMEDIARY},
+    "intermediaries": {INTERMEDIARY, OTHER_INTERMEDIARY},
+    "owner_or_intermediary": {OWNER, INTERMEDIARY},
 }
 
 
@@ -436,6 +452,136 @@ ENDPOINTS = [
         json=True,
         changes=True,
     ),
+    # Assisted filing (issue 6): the intermediary's own consents, drafts and filings; another
+    # intermediary at the same desk gets 404, citizens and officials 403 or 404.
+    Endpoint("web assisted home", "GET", "/asistido/", "intermediaries", "intermediaries"),
+    Endpoint(
+        "web assisted start",
+        "GET",
+        "/asistido/MDSI/ACCESO-INFORMACION/",
+        "intermediaries",
+        "intermediaries",
+    ),
+    Endpoint(
+        "web assisted consent",
+        "POST",
+        "/asistido/MDSI/ACCESO-INFORMACION/",
+        "intermediaries",
+        "intermediaries",
+        data={"document_type": "dni", "document_number": "40123456", "method": "email"},
+        changes=True,
+    ),
+    Endpoint(
+        "web assisted code",
+        "GET",
+        "/asistido/consentimiento/{pending_consent}/",
+        "intermediary",
+        "intermediary",
+    ),
+    Endpoint(
+        "web assisted open draft",
+        "POST",
+        "/asistido/consentimiento/{consent}/borrador/",
+        "intermediary",
+        "intermediary",
+        changes=True,
+    ),
+    Endpoint(
+        "web assisted draft form",
+        "GET",
+        "/borradores/{assisted_draft}/",
+        "owner_or_intermediary",
+        "owner_or_intermediary",
+    ),
+    Endpoint(
+        "web desk account form",
+        "GET",
+        "/asistido/cuentas/nueva/",
+        "intermediaries",
+        "intermediaries",
+    ),
+    Endpoint(
+        "web desk account", "GET", "/asistido/cuentas/{enrolment}/", "intermediary", "intermediary"
+    ),
+    Endpoint(
+        "web desk account code",
+        "GET",
+        "/asistido/cuentas/{enrolment}/codigo/",
+        "intermediary",
+        "intermediary",
+    ),
+    Endpoint(
+        "web desk account resend",
+        "POST",
+        "/asistido/cuentas/{enrolment}/reenviar/",
+        "intermediary",
+        "intermediary",
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted consent",
+        "POST",
+        "/api/v1/assisted/consents",
+        "intermediaries",
+        "signed_in",
+        data={
+            "agency": "MDSI",
+            "procedure": "ACCESO-INFORMACION",
+            "document_number": "40123456",
+            "method": "email",
+        },
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted paper consent",
+        "POST",
+        "/api/v1/assisted/consents/paper",
+        "intermediaries",
+        "signed_in",
+        data={"agency": "MDSI", "procedure": "ACCESO-INFORMACION", "document_number": "40123456"},
+        upload=True,
+        upload_field="scan",
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted consent get",
+        "GET",
+        "/api/v1/assisted/consents/{pending_consent}",
+        "intermediary",
+        "intermediary",
+    ),
+    Endpoint(
+        "api assisted confirm",
+        "POST",
+        "/api/v1/assisted/consents/{consent}/confirm",
+        "intermediary",
+        "intermediary",
+        data={"code": "000000"},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted draft",
+        "POST",
+        "/api/v1/assisted/consents/{consent}/draft",
+        "intermediary",
+        "intermediary",
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted draft save",
+        "PATCH",
+        "/api/v1/drafts/{assisted_draft}",
+        "owner_or_intermediary",
+        "owner_or_intermediary",
+        data={"answers": {}},
+        json=True,
+        changes=True,
+    ),
+    Endpoint(
+        "api assisted filings", "GET", "/api/v1/assisted/filings", "intermediaries", "signed_in"
+    ),
 ]
 
 # Routes that are not object endpoints, each with why it needs no row in the matrix.
@@ -466,15 +612,13 @@ PUBLIC_ROUTES = {
     "cuenta/accesos/": "the signed-in user's own access log: no object id (access.list_own)",
     "cuenta/datos/": "the signed-in user's own data and corrections: no object id",
     "cuenta/datos/descargar/": "copy of the signed-in user's own data: no object id",
+    "sesion/seguir/": "restarts the caller's own session idle clock (WCAG 2.2.1): no object",
+    "cuenta/activar/<str:token>/": "one-time activation link of a desk-created account: the "
+    "unguessable token is the credential (tests/test_desk_accounts.py)",
 }
-# Routes merged after the matrix was written, covered by their own tests for now; each still
-# needs its rows here (an intermediary identity, consents). Listed so the gap is explicit.
-NOT_YET_IN_MATRIX = {
-    "asistido/": "assisted filing (tests/test_assisted.py)",
-    "asistido/consentimiento/<uuid:consent_id>/": "assisted filing (tests/test_assisted.py)",
-    "asistido/consentimiento/<uuid:consent_id>/borrador/": "assisted filing (tests/test_assisted.py)",
-    "asistido/<str:agency>/<str:code>/": "assisted filing (tests/test_assisted.py)",
-}
+# Routes merged after the matrix was written and covered by their own tests for now, each
+# with the test that covers it, so a gap is explicit. Empty: every route has its rows.
+NOT_YET_IN_MATRIX: dict[str, str] = {}
 PUBLIC_OPERATIONS = {
     ("GET", "/api/v1/agencies"): "catalogue (public)",
     ("GET", "/api/v1/procedures"): "catalogue (public)",
@@ -542,6 +686,8 @@ def _build_world() -> World:
         OTHER_AGENCY: make_official(
             "t_official", "MTC", ["front_desk", "evaluator", "signer", "supervisor"]
         ),
+        INTERMEDIARY: make_official("i_ana", "MDSI", ["intermediary"], ["MP"]),
+        OTHER_INTERMEDIARY: make_official("i_luis", "MDSI", ["intermediary"], ["MP"]),
     }
     gde = OrgUnit.objects.get(agency__code="MDSI", code="GDE")
     today = clock.local_now().date()
@@ -592,6 +738,31 @@ def _build_world() -> World:
     evidence_row = ObtainedEvidence.objects.get(filing=radio)
     ObtainedEvidence.objects.filter(pk=evidence_row.pk).update(status="failed")
     notice = Notice.objects.get(filing=filings["observed"])
+    # The intermediary's consents (one granted on paper, with its assisted draft; one waiting
+    # for its code) and an account they created at the desk.
+    helper = users[INTERMEDIARY]
+    direct = procedure("ACCESO-INFORMACION", "MDSI")
+    consent = assisted.request_consent(
+        helper,
+        direct,
+        document_type="dni",
+        document_number=owner.document_number,
+        method="paper",
+        scan=io.BytesIO(PNG_1PX),
+    )
+    assisted_draft = assisted.start_assisted_draft(helper, consent.pk)
+    pending = assisted.request_consent(
+        helper, direct, document_type="dni", document_number=owner.document_number, method="email"
+    )
+    enrolment = desk_accounts.request_account(
+        helper,
+        document_number="45678912",
+        first_name="Nueva",
+        last_name="Persona",
+        email="nueva@example.pe",
+        method="paper",
+        scan=io.BytesIO(PNG_1PX),
+    )
     file_field = next(f.name for f in proc.current_version.file.form if f.type == "file")
     keys = {
         "draft": str(draft.pk),
@@ -604,6 +775,10 @@ def _build_world() -> World:
         "staff_member": str(users[EVALUATOR].pk),
         "radio": radio.number,
         "requirement": evidence_row.requirement,
+        "consent": str(consent.pk),
+        "pending_consent": str(pending.pk),
+        "assisted_draft": str(assisted_draft.pk),
+        "enrolment": str(enrolment.pk),
         **{key: f.number for key, f in filings.items()},
     }
     tokens = {name: ApiToken.issue(user, "matrix")[1] for name, user in users.items()}
@@ -696,7 +871,7 @@ def _send(client: Client, endpoint: Endpoint, path: str, payload: Any) -> Any:
     if endpoint.upload:
         upload = io.BytesIO(MINIMAL_PDF)
         upload.name = "otro.pdf"
-        return client.post(path, {endpoint.upload_field: upload})
+        return client.post(path, {**(payload or {}), endpoint.upload_field: upload})
     if endpoint.json:
         return getattr(client, method)(path, payload, content_type="application/json")
     if method == "get":
@@ -725,6 +900,8 @@ def _fingerprint() -> tuple[Any, ...]:
         TOTPDevice.objects.count(),
         StaticDevice.objects.count(),
         tuple(Draft.objects.order_by("pk").values_list("pk", "answers")),
+        tuple(AssistedConsent.objects.order_by("pk").values_list("pk", "attempts", "granted_at")),
+        tuple(AccountEnrolment.objects.order_by("pk").values_list("pk", "activation_hash")),
     )
 
 
@@ -817,6 +994,10 @@ def test_every_route_is_in_the_matrix_or_public() -> None:
                 requirement="R",
                 delegation="1",
                 staff_member="1",
+                consent="00000000-0000-0000-0000-000000000000",
+                pending_consent="00000000-0000-0000-0000-000000000000",
+                assisted_draft="00000000-0000-0000-0000-000000000000",
+                enrolment="00000000-0000-0000-0000-000000000000",
             )
             covered_routes.add(resolve(sample).route)
     missing = [
@@ -856,6 +1037,9 @@ API_PARAMS = {
     "{notice}": "{notice_id}",
     "{unit}": "{unit_id}",
     "{delegation}": "{delegation_id}",
+    "{consent}": "{consent_id}",
+    "{pending_consent}": "{consent_id}",
+    "{assisted_draft}": "{draft_id}",
 }
 
 

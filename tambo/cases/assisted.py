@@ -27,12 +27,12 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from tambo.core import audit, clock
+from tambo.core import audit, clock, ratelimit
 from tambo.core.errors import Conflict, NotFound, ValidationFailed
 from tambo.identity import policy
 from tambo.identity.language import in_language_of
 from tambo.identity.models import User
-from tambo.inbox.sms import SmsError, send_sms
+from tambo.inbox.outbox import queue_sms, status_of
 
 from .models import AssistedConsent, Draft
 from .uploads import UploadRejected, check_file
@@ -102,6 +102,8 @@ def request_consent(
         raise ValidationFailed(
             {"scan": _("Adjunte el formulario de consentimiento firmado y escaneado.")}
         )
+    if method in ("sms", "email"):
+        count_code_request(intermediary, citizen.phone if method == "sms" else citizen.email)
     now = clock.now()
     consent = AssistedConsent(
         citizen=citizen,
@@ -145,7 +147,7 @@ def request_consent(
                 },
             )
             if code:
-                transaction.on_commit(lambda: _send_code(consent.pk, code))
+                _send_code(consent, code)
     except BaseException:
         if stored:
             AssistedConsent.scan.field.storage.delete(stored)
@@ -153,8 +155,9 @@ def request_consent(
     return consent
 
 
-def _send_code(consent_id: Any, code: str) -> None:
-    consent = AssistedConsent.objects.select_related("citizen", "intermediary").get(pk=consent_id)
+def _send_code(consent: AssistedConsent, code: str) -> None:
+    """Inside the consent's transaction: the SMS goes through the outbox (sent after commit,
+    retried on a gateway failure, never after the code expires); the e-mail after commit."""
     citizen = consent.citizen
     with in_language_of(citizen):
         text = _(
@@ -163,16 +166,41 @@ def _send_code(consent_id: Any, code: str) -> None:
         ) % {"site": settings.TAMBO_SITE_NAME, "code": code, "minutes": CODE_MINUTES}
         subject = _("Código de consentimiento")
     if consent.method == "sms":
+        queue_sms(
+            citizen.phone,
+            text,
+            once_key=f"consent:{consent.pk}",
+            purpose="consent_code",
+            secret=True,
+            expires_at=consent.code_expires_at,
+        )
+        return
+    email = citizen.email
+
+    def send() -> None:
         try:
-            send_sms(citizen.phone, text)
-        except SmsError:
+            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [email])
+        except OSError:
             # The intermediary sees "no code arrived" and asks for a new one (or uses paper).
             return
-    else:
-        try:
-            send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [citizen.email])
-        except OSError:
-            return
+
+    transaction.on_commit(send)
+
+
+def code_delivery(consent: AssistedConsent) -> str:
+    """Whether the consent's SMS went out: "sent", "pending", "failed"... ("" for e-mail/paper)."""
+    if consent.method != "sms":
+        return ""
+    sms = status_of(f"consent:{consent.pk}")
+    return sms.status if sms is not None else ""
+
+
+def count_code_request(intermediary: Any, contact: str) -> None:
+    """Rate limits on sending one-time codes (consent and desk accounts): per intermediary and
+    per destination phone or e-mail, so neither a desk nor a citizen's phone can be flooded."""
+    ratelimit.hit("consent_code", f"u{intermediary.pk}")
+    digest = hashlib.sha256(contact.strip().lower().encode()).hexdigest()[:32]
+    ratelimit.hit("consent_code_contact", digest)
 
 
 def _own_consent(intermediary: Any, consent_id: Any, *, lock: bool = False) -> AssistedConsent:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from tambo.catalog import queries as catalog_queries
 from tambo.catalog.presenters import procedure_page
 from tambo.core.errors import Conflict, NotFound, ValidationFailed
+from tambo.core.ratelimit import RateLimited
 from tambo.identity import policy
 from tambo.identity.models import DocumentType
 from tambo.identity.phones import masked
@@ -41,6 +42,7 @@ def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
     if procedure is None or procedure.current_version is None:
         raise Http404
     errors: dict[str, str] = {}
+    retry_after = None
     values = {"document_type": "dni", "document_number": "", "method": "sms"}
     if request.method == "POST":
         values = {k: request.POST.get(k, "").strip() for k in values}
@@ -56,12 +58,14 @@ def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
             )
         except ValidationFailed as exc:
             errors = exc.errors
+        except RateLimited as exc:
+            errors, retry_after = {"method": exc.message}, exc.retry_after
         else:
             if consent.granted_at is not None:
                 draft = assisted.start_assisted_draft(request.user, consent.pk)
                 return redirect("cases:draft", draft_id=draft.pk)
             return redirect("cases:assisted_code", consent_id=consent.pk)
-    return render(
+    response = render(
         request,
         "cases/assisted/start.html",
         {
@@ -71,8 +75,11 @@ def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
             "document_types": DocumentType.choices,
             "units": policy.intermediary_units(request.user),
         },
-        status=422 if errors else 200,
+        status=429 if retry_after else 422 if errors else 200,
     )
+    if retry_after:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @login_required
@@ -99,7 +106,12 @@ def code(request: HttpRequest, consent_id: str) -> HttpResponse:
     return render(
         request,
         "cases/assisted/code.html",
-        {"consent": consent, "errors": errors, "sent_to": sent_to},
+        {
+            "consent": consent,
+            "errors": errors,
+            "sent_to": sent_to,
+            "delivery": assisted.code_delivery(consent),
+        },
         status=422 if errors else 200,
     )
 

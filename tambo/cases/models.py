@@ -338,3 +338,60 @@ class ObtainedEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filing_id} {self.requirement} ({self.status})"
+
+
+def enrolment_scan_path(instance: AccountEnrolment, filename: str) -> str:
+    return f"enrolments/{instance.created_at:%Y/%m}/{instance.pk}"
+
+
+class AccountEnrolment(models.Model):
+    """An account an intermediary creates at a service centre for a person who is present.
+
+    The person's consent is given as for assisted filing: a one-time code sent to the phone or
+    e-mail they give (only its HMAC is kept), or a signed paper form, scanned. Once given, the
+    account is created without a password; the person sets their own with a one-time
+    activation link sent to that phone or e-mail (only its SHA-256 is kept).
+    """
+
+    class Method(models.TextChoices):
+        SMS = "sms", "SMS"
+        EMAIL = "email", "Correo electrónico"
+        PAPER = "paper", "Formulario firmado en papel"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    intermediary = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="enrolments_made"
+    )
+    unit = models.ForeignKey(OrgUnit, on_delete=models.PROTECT, related_name="+")
+    document_type = models.CharField(max_length=3)
+    document_number = models.CharField(max_length=12)
+    first_name = models.CharField(max_length=150)
+    last_name = models.CharField(max_length=150)
+    phone = models.CharField(max_length=20, blank=True)
+    email = models.EmailField(blank=True)
+    method = models.CharField(max_length=10, choices=Method.choices)
+    code_hash = models.CharField(max_length=64, blank=True)
+    code_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    scan = models.FileField(upload_to=enrolment_scan_path, max_length=200, blank=True)
+    scan_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField()
+    citizen = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enrolment",
+    )
+    account_created_at = models.DateTimeField(null=True, blank=True)
+    activation_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    activation_expires_at = models.DateTimeField(null=True, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["intermediary", "-created_at"], name="enrolment_intermediary_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"enrolment {self.pk} ({self.method})"

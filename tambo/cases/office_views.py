@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from tambo.catalog.texts import localize
 from tambo.core.errors import DomainError, Forbidden, NotFound, ValidationFailed
 from tambo.identity import policy
+from tambo.inbox.outbox import undelivered_notice_alerts
 from tambo.privacy.access import record_filing_access
 from tambo.privacy.actions import place_reserve
 
@@ -137,6 +138,7 @@ def _case_context(request: HttpRequest, filing: Any) -> dict[str, Any]:
         "light": oq.deadline_light(filing),
         "rows": answer_rows(filing.procedure_version, filing.answers, list(filing.documents.all())),
         "evidence": _evidence(filing),
+        "undelivered_sms": undelivered_notice_alerts(filing),
         "timeline": timeline_rows(filing, queries.timeline(filing, internal=True), internal=True),
         "transitions": [
             {"id": t.id, "label": localize(t.label), "requires": t.requires} for t in available

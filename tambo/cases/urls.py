@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import assisted_views, views
+from . import assisted_views, desk_views, views
 
 app_name = "cases"
 urlpatterns = [
@@ -31,5 +31,19 @@ urlpatterns = [
         assisted_views.open_draft,
         name="assisted_draft",
     ),
+    # Before "asistido/<agency>/<code>/", which would also match these.
+    path("asistido/cuentas/nueva/", desk_views.new_account, name="desk_account_new"),
+    path("asistido/cuentas/<uuid:enrolment_id>/", desk_views.account_done, name="desk_account"),
+    path(
+        "asistido/cuentas/<uuid:enrolment_id>/codigo/",
+        desk_views.account_code,
+        name="desk_account_code",
+    ),
+    path(
+        "asistido/cuentas/<uuid:enrolment_id>/reenviar/",
+        desk_views.resend_activation,
+        name="desk_account_resend",
+    ),
+    path("cuenta/activar/<str:token>/", desk_views.activate, name="activate"),
     path("asistido/<str:agency>/<str:code>/", assisted_views.start, name="assisted_start"),
 ]

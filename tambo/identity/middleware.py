@@ -7,8 +7,12 @@ device and is the language of their notices.
 
 ``OfficialSessionMiddleware`` (after django-otp's, which sets ``request.user.is_verified()``):
 officials and staff verify a second factor before anything else, and their sessions end after
-an idle timeout. It only concerns sessions: API requests with a bearer token carry no session
-user and are authorised by the token (see docs/identity.md).
+an idle timeout. Before it ends they are warned and may extend it with one action (WCAG 2.2.1):
+the middleware notes when the session will end (``request.tambo_session_ends``), every page
+then states it with a "Seguir conectado" button, and ``static/js/session.js`` shows a warning
+dialog shortly before (see :func:`touch` and docs/accessibility.md). It only concerns
+sessions: API requests with a bearer token carry no session user and are authorised by the
+token (see docs/identity.md).
 """
 
 from __future__ import annotations
@@ -82,7 +86,8 @@ class OfficialSessionMiddleware:
             return self._to_login(request)
         # Written at most once a minute, so most requests do not save the session.
         if last is None or now - last >= 60:
-            request.session[LAST_SEEN] = now
+            request.session[LAST_SEEN] = last = now
+        request.tambo_session_ends = last + settings.TAMBO_OFFICIAL_IDLE_SECONDS
         return None
 
     def _second_factor(self, request: HttpRequest) -> HttpResponse | None:
@@ -121,3 +126,11 @@ class OfficialSessionMiddleware:
         return redirect(
             f"{reverse('identity:login')}?{urlencode({'next': request.get_full_path()})}"
         )
+
+
+def touch(request: HttpRequest) -> float:
+    """Restart the idle clock of this session now ("Seguir conectado"); return when it now ends."""
+    now = clock.now().timestamp()
+    request.session[LAST_SEEN] = now
+    request.tambo_session_ends = now + settings.TAMBO_OFFICIAL_IDLE_SECONDS
+    return request.tambo_session_ends

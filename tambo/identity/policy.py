@@ -50,6 +50,9 @@ PUBLIC_ACTIONS = {
     "exchange.call",
     "health.view",
     "audit.view",
+    # Setting one's password with the one-time activation link of a desk-created account:
+    # the link itself is the credential (cases/desk_accounts.py).
+    "account.activate",
     "open_data.view",
 }
 SIGNED_IN_ACTIONS = {
@@ -65,7 +68,10 @@ SIGNED_IN_ACTIONS = {
 # Actions on no particular object, for officials only.
 OFFICIAL_ACTIONS = {"office.view", "delegation.list"}
 GLOBAL_ACTIONS = (
-    PUBLIC_ACTIONS | SIGNED_IN_ACTIONS | OFFICIAL_ACTIONS | {"assisted.start", "assisted.list_own"}
+    PUBLIC_ACTIONS
+    | SIGNED_IN_ACTIONS
+    | OFFICIAL_ACTIONS
+    | {"assisted.start", "assisted.list_own", "assisted.create_account"}
 )
 # The office's view of a case and a queue: whoever may not have it gets "not found", even the
 # citizen who owns the expediente (the office page is not theirs to know about).
@@ -283,7 +289,11 @@ def _can_see(user: Any, obj: Any) -> bool:
     if hasattr(obj, "citizen_id"):
         # Officials see a citizen's expediente through their roles, never their casilla.
         return hasattr(obj, "unit_id") and bool(official_roles(user, obj))
-    return agency_id is not None and any(g.agency_id == agency_id for g in grants(user))
+    # An intermediary's desk is not an office role: they do not learn that an agency's
+    # objects (delegations...) exist.
+    return agency_id is not None and any(
+        g.agency_id == agency_id and g.role not in NON_OFFICE_ROLES for g in grants(user)
+    )
 
 
 # --- Assisted filing (issue 6, part 4) -------------------------------------------------
@@ -295,6 +305,8 @@ NON_OFFICE_ROLES = {"intermediary"}
 ASSISTED_ACTIONS = {
     "assisted.start",
     "assisted.list_own",
+    # An account for a person present who has none (cases/desk_accounts.py).
+    "assisted.create_account",
     "draft.view",
     "draft.edit",
     "draft.submit",
@@ -319,7 +331,7 @@ def _assisted_by(obj: Any) -> int | None:
 def _assisted_allows(user: Any, action: str, obj: Any) -> bool:
     if not intermediary_units(user):
         return False
-    if action in {"assisted.start", "assisted.list_own"}:
+    if action in {"assisted.start", "assisted.list_own", "assisted.create_account"}:
         return True
     return obj is not None and _assisted_by(obj) == user.pk
 

@@ -34,4 +34,5 @@ urlpatterns = [
         delegation_views.delegation_revoke,
         name="delegation_revoke",
     ),
+    path("sesion/seguir/", views.keep_alive, name="keep_alive"),
 ]

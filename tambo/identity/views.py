@@ -5,6 +5,7 @@ page (contact for notices)."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from urllib.parse import urlencode
 
 import segno
@@ -14,7 +15,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,6 +27,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tambo.core import clock
 from tambo.core.errors import ValidationFailed
 
 from . import actions, oidc, policy
@@ -347,3 +349,48 @@ def account(request: HttpRequest) -> HttpResponse:
         },
         status=422 if errors else 200,
     )
+
+
+@require_http_methods(["GET", "POST"])
+def keep_alive(request: HttpRequest) -> HttpResponse:
+    """ "Seguir conectado": restart an official's idle clock with one action (WCAG 2.2.1).
+
+    The notice on every official page posts here with ``?next=`` the page it was on, and is
+    sent back there; the warning dialog's script posts with ``Accept: application/json`` and
+    gets the new remaining time. A GET (e.g. the login's ``next`` after the session had
+    already ended) changes nothing and goes on to ``next``.
+    """
+    from .middleware import touch
+
+    next_url = _safe_next(request, request.GET.get("next"))
+    wants_json = "application/json" in request.headers.get("Accept", "")
+    if request.method == "POST" and request.user.is_authenticated:
+        ends = touch(request)
+        if wants_json:
+            remaining = int(ends - clock.now().timestamp())
+            at = dt.datetime.fromtimestamp(ends, tz=clock.LIMA)
+            return JsonResponse(
+                {
+                    "remaining_seconds": remaining,
+                    "ends_at": at.isoformat(),
+                    "ends_display": at.strftime("%H:%M"),
+                }
+            )
+        if policy.needs_second_factor(request.user):
+            messages.success(request, _("Su sesión sigue activa."))
+        return redirect(next_url)
+    if request.method == "POST":
+        if wants_json:
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "not_authenticated",
+                        "message": _("Su sesión terminó."),
+                        "field": None,
+                        "fields": {},
+                    }
+                },
+                status=401,
+            )
+        return redirect(f"{reverse('identity:login')}?{urlencode({'next': next_url})}")
+    return redirect(next_url)

@@ -18,7 +18,7 @@ from tambo.identity import policy
 from tambo.identity.language import in_language_of
 
 from .models import Notice
-from .sms import SmsError, send_sms
+from .outbox import queue_sms
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +101,17 @@ def wants_sms(citizen: Any) -> bool:
 
 
 def sms_copy(notice_id: int) -> None:
-    """Send the SMS alert for a notice, in the citizen's language; at most once per notice."""
+    """Send the SMS alert for a notice, in the citizen's language; at most once per notice.
+
+    Through the outbox (``outbox.queue_sms``): a gateway failure is retried by the task
+    worker, ``texted_at`` is set when it is sent; the casilla holds the notice either way.
+    """
     notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
     if notice is None or notice.texted_at or not wants_sms(notice.citizen):
         return
     with in_language_of(notice.citizen):
         text = sms_text(notice.filing.number, notice_link(notice))
-    try:
-        send_sms(notice.citizen.phone, text)
-    except SmsError as exc:
-        # The casilla holds the notice either way; a retryable failure leaves texted_at empty.
-        log.warning("SMS for notice %s not sent (retry=%s): %s", notice.pk, exc.retry, exc)
-        return
-    Notice.objects.filter(pk=notice.pk).update(texted_at=clock.now())
+    queue_sms(notice.citizen.phone, text, once_key=f"notice:{notice.pk}", purpose="notice")
 
 
 def email_copy(notice_id: int) -> None:

@@ -59,3 +59,42 @@ class OfficialAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.filing_id}"
+
+
+class OutgoingSms(models.Model):
+    """One SMS to send, at most once, retried by the task system while the gateway may recover.
+
+    ``once_key`` says what it is for (``notice:<id>``, ``consent:<uuid>``, ...) and is unique,
+    so asking twice never sends twice. A row is claimed (``pending`` → ``sending``) by one
+    conditional UPDATE before the gateway is called, so two workers never send the same one;
+    a process that dies after the claim leaves it ``sending`` (at most once, never twice).
+    Texts that carry a one-time code or link (``secret``) are wiped when the row is done.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Por enviar"
+        SENDING = "sending", "Enviándose"
+        SENT = "sent", "Enviado"
+        FAILED = "failed", "Falló"
+        EXPIRED = "expired", "Vencido sin enviar"
+
+    once_key = models.CharField(max_length=120, unique=True)
+    purpose = models.CharField(max_length=20)
+    to = models.CharField(max_length=20)
+    text = models.TextField()
+    secret = models.BooleanField(default=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField()
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="a code or link that is useless after this is not sent"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-created_at"], name="sms_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.once_key} ({self.status})"

@@ -76,6 +76,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "tambo.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Compresses dynamic HTML and JSON (static files come precompressed from WhiteNoise, whose
+    # Content-Encoding makes this skip them; PDFs and ZIPs are left as they are). Django's
+    # gzip pads each response with 0-99 random bytes against BREACH; see docs/security.md.
+    "tambo.core.compression.TextCompressionMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -104,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tambo.core.context_processors.site",
                 "tambo.identity.context_processors.roles",
+                "tambo.identity.context_processors.session_timeout",
             ],
         },
     },
@@ -186,6 +191,8 @@ TAMBO_LOGIN_MAX_FAILURES = env_int("TAMBO_LOGIN_MAX_FAILURES", 5)
 TAMBO_LOGIN_LOCKOUT_SECONDS = env_int("TAMBO_LOGIN_LOCKOUT_SECONDS", 600)
 # Officials' sessions end after this many idle seconds (citizens' follow SESSION_COOKIE_AGE).
 TAMBO_OFFICIAL_IDLE_SECONDS = env_int("TAMBO_OFFICIAL_IDLE_SECONDS", 30 * 60)
+# How long before that end the warning dialog appears (WCAG 2.2.1 asks for at least 20 s).
+TAMBO_SESSION_WARNING_SECONDS = env_int("TAMBO_SESSION_WARNING_SECONDS", 2 * 60)
 # Second factor (officials): the issuer name shown in authenticator apps.
 OTP_TOTP_ISSUER = os.environ.get("TAMBO_TOTP_ISSUER", "Tambo")
 TAMBO_RECOVERY_CODES = 10
@@ -274,6 +281,12 @@ TAMBO_RATE_LIMITS = {
         "filing": "30/60",
         "status": "30/300",
         "verify": "60/300",
+        # One-time codes (assisted-filing consent, desk accounts): per intermediary, and per
+        # destination phone or e-mail.
+        "consent_code": "20/600",
+        "consent_code_contact": "3/600",
+        # Accounts created at a service centre, per intermediary.
+        "desk_account": "30/3600",
     }.items()
 }
 # Behind a reverse proxy: the header carrying the client's address (e.g. X-Forwarded-For) and
@@ -287,6 +300,10 @@ EMAIL_BACKEND = os.environ.get(
 # SMS notices and one-time codes: a dotted path to a sender class (docs/inclusion.md).
 TAMBO_SMS_BACKEND = os.environ.get("TAMBO_SMS_BACKEND", "tambo.inbox.sms.ConsoleSender")
 TAMBO_SMS_FILE = Path(os.environ.get("TAMBO_SMS_FILE", VAR_DIR / "sms.jsonl"))
+# A gateway failure marked retryable is tried again by the task worker, waiting
+# base * 2^(attempt-1) seconds (at most an hour), up to this many attempts in all.
+TAMBO_SMS_MAX_ATTEMPTS = env_int("TAMBO_SMS_MAX_ATTEMPTS", 5)
+TAMBO_SMS_RETRY_BASE_SECONDS = env_int("TAMBO_SMS_RETRY_BASE_SECONDS", 30)
 DEFAULT_FROM_EMAIL = os.environ.get("TAMBO_FROM_EMAIL", "no-responder@tambo.localhost")
 
 # Uploads: a request body may carry several documents; each file and each

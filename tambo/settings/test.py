@@ -34,4 +34,7 @@ TAMBO_RATE_LIMITS = {
     "filing": "1000/60",
     "status": "1000/60",
     "verify": "1000/60",
+    "consent_code": "1000/60",
+    "consent_code_contact": "1000/60",
+    "desk_account": "1000/60",
 }
