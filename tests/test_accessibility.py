@@ -179,7 +179,7 @@ def test_every_citizen_and_main_official_page_has_no_wcag22_aa_violation(
         assert official.locator("form[id^=revoke-]").count() == 1
         check(official, "office delegations")
         with official.expect_navigation():
-            official.click("form[action$='/oficina/delegaciones/'] button[type=submit]")
+            official.click("main form[action$='/oficina/delegaciones/'] button[type=submit]")
         assert official.locator(".error-summary").count() == 1
         check(official, "office delegations with an error")
         official.goto(f"{base}/oficina/personal/")
