@@ -283,6 +283,11 @@ def run(today: dt.date | None = None) -> SweepReport:
     _warnings(
         report, "due_soon", Q(due_soon_on__lte=today, due_on__gte=today), "warned_due_soon_at", now
     )
+    from .evidence import requeue_lost
+
+    requeued = requeue_lost()
+    if requeued:
+        report.add("evidence_requeued", requeued)
     return report
 
 
@@ -296,8 +301,11 @@ def _enqueue_documents() -> None:
 
 
 def issue_pending_documents(limit: int = 500) -> int:
-    """Sign the documents the sweep decided (one transaction per expediente)."""
+    """Sign the documents the sweep decided (one transaction per expediente), and the
+    constancias of obtained documents still due."""
     from tambo.inbox.models import Notice as NoticeModel
+
+    from .evidence_certificate import issue_due_certificates
 
     from .transitions import TransitionInput, produce_document
 
@@ -331,4 +339,4 @@ def issue_pending_documents(limit: int = 500) -> int:
                 document_code=code
             )
             issued += 1
-    return issued
+    return issued + issue_due_certificates()
