@@ -48,7 +48,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
     }
     try:
         service = registry().service(code, version)
-        if service is None or not keys.key_path(service.owner).exists():
+        if service is None or not keys.hosts(service.owner):
             raise ExchangeError("unknown_service", "Este nodo no presta ese servicio.", status=404)
         context["provider"] = service.owner
         if len(body) > MAX_BODY:

@@ -10,7 +10,8 @@ node by the operator of the network).
 
 from __future__ import annotations
 
-from functools import cache
+import datetime as dt
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +21,58 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
+from tambo.core import clock
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+@lru_cache(maxsize=256)
+def public_key(pem: str) -> Ed25519PublicKey:
+    """A PEM public key parsed once per process (the registry's keys change rarely)."""
+    key = load_pem_public_key(pem.encode())
+    if not isinstance(key, Ed25519PublicKey):
+        raise ValueError("not an Ed25519 key")
+    return key
+
+
+class PreviousKey(Strict):
+    """A key the agency rotated away from: still accepted until ``expires``."""
+
+    key_id: str
+    public_key: str = Field(description="Ed25519 public key, PEM")
+    expires: dt.datetime
+
+
 class AgencyEntry(Strict):
     code: str
     node: str = Field(description="base URL of the Tambo node that hosts the agency")
-    key_id: str
+    key_id: str = Field(description="the current key: the agency signs with it")
     public_key: str = Field(description="Ed25519 public key, PEM")
+    previous_keys: list[PreviousKey] = Field(
+        default_factory=list, description="keys rotated away from, accepted until they expire"
+    )
 
-    def verification_key(self) -> Ed25519PublicKey:
-        key = load_pem_public_key(self.public_key.encode())
-        if not isinstance(key, Ed25519PublicKey):
-            raise ValueError(f"{self.key_id}: not an Ed25519 key")
-        return key
+    def verification_key(self, key_id: str | None = None) -> Ed25519PublicKey:
+        """The public key of ``key_id`` (the current key by default)."""
+        if key_id is None or key_id == self.key_id:
+            return public_key(self.public_key)
+        previous = self.previous(key_id)
+        if previous is None:
+            raise KeyError(key_id)
+        return public_key(previous.public_key)
+
+    def previous(self, key_id: str) -> PreviousKey | None:
+        return next((k for k in self.previous_keys if k.key_id == key_id), None)
+
+    def holds(self, key_id: str) -> bool:
+        return key_id == self.key_id or self.previous(key_id) is not None
+
+    def expires(self, key_id: str) -> dt.datetime | None:
+        """When ``key_id`` stops being accepted (None: the current key does not expire)."""
+        previous = self.previous(key_id) if key_id != self.key_id else None
+        return previous.expires if previous is not None else None
 
 
 class Access(Strict):
@@ -121,7 +158,8 @@ class Registry(Strict):
         return next((a for a in self.agencies if a.code == code), None)
 
     def by_key_id(self, key_id: str) -> AgencyEntry | None:
-        return next((a for a in self.agencies if a.key_id == key_id), None)
+        """The agency holding ``key_id``, as its current key or a previous one."""
+        return next((a for a in self.agencies if a.holds(key_id)), None)
 
     def service(self, code: str, version: str) -> Service | None:
         return next((s for s in self.services if s.code == code and s.version == version), None)
@@ -150,15 +188,66 @@ def registry() -> Registry:
     return _load(str(services), _mtime(services), str(agencies), _mtime(agencies))
 
 
-def write_agency(code: str, node: str, public_key: str) -> None:
-    """Add or replace an agency's entry in the agencies file (``tambo exchange keys``)."""
+def write_agency(
+    code: str,
+    node: str,
+    public_key: str,
+    *,
+    key_id: str | None = None,
+    previous_keys: list[dict[str, Any]] | None = None,
+) -> None:
+    """Add or replace an agency's entry in the agencies file (``tambo exchange keys``).
+
+    Re-writing the same key (a new node URL) keeps its key id and previous keys; a new key
+    needs its ``key_id``, and a rotation passes the keys still accepted as ``previous_keys``.
+    """
     path = Path(settings.TAMBO_EXCHANGE_AGENCIES)
     data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
-    entries = [a for a in ((data or {}).get("agencies") or []) if a.get("code") != code]
-    entries.append(
-        {"code": code, "node": node, "key_id": f"{code}-exchange", "public_key": public_key}
+    entries = (data or {}).get("agencies") or []
+    old = next((a for a in entries if a.get("code") == code), None)
+    same_key = old is not None and old.get("public_key") == public_key
+    entry: dict[str, Any] = {
+        "code": code,
+        "node": node,
+        "key_id": key_id or (old["key_id"] if same_key else f"{code}-exchange"),
+        "public_key": public_key,
+    }
+    previous = (
+        previous_keys
+        if previous_keys is not None
+        else (old.get("previous_keys") or [] if same_key else [])
     )
+    if previous:
+        entry["previous_keys"] = previous
+    entries = [entry if a.get("code") == code else a for a in entries]
+    if old is None:
+        entries.append(entry)
+    AgencyEntry.model_validate(entry)  # never write an entry every node would then refuse
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(
         yaml.safe_dump({"agencies": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
+    temporary.replace(path)
+
+
+def rotate_agency_key(
+    code: str, new_key_id: str, new_public_key: str, overlap: dt.timedelta
+) -> None:
+    """Make ``new_key_id`` the agency's current key; the old one is accepted for ``overlap``.
+
+    Previous keys already expired are dropped from the entry.
+    """
+    entry = registry().agency(code)
+    if entry is None:
+        raise LookupError(f"{code} is not in the agencies file")
+    now = clock.now()
+    kept = [k.model_dump(mode="json") for k in entry.previous_keys if k.expires > now]
+    kept.append(
+        {
+            "key_id": entry.key_id,
+            "public_key": entry.public_key,
+            "expires": (now + overlap).isoformat(),
+        }
+    )
+    write_agency(code, entry.node, new_public_key, key_id=new_key_id, previous_keys=kept)
