@@ -158,5 +158,7 @@ def issue_due_certificates(limit: int = 200) -> int:
         try:
             issued += issue_certificate(filing_id) is not None
         except Exception:  # one agency's signing problem must not stop the others
-            log.exception("constancia of filing %s not issued; the next sweep tries again", filing_id)
+            log.exception(
+                "constancia of filing %s not issued; the next sweep tries again", filing_id
+            )
     return issued

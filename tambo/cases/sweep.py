@@ -306,7 +306,6 @@ def issue_pending_documents(limit: int = 500) -> int:
     from tambo.inbox.models import Notice as NoticeModel
 
     from .evidence_certificate import issue_due_certificates
-
     from .transitions import TransitionInput, produce_document
 
     issued = 0
