@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import tempfile
@@ -9,6 +10,7 @@ import tempfile
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import translation
@@ -170,6 +172,9 @@ def test_sweep_notices_go_out_in_each_citizens_language(
     on_day = clock.now().replace(year=day.year, month=day.month, day=day.day, hour=15)
     with clock.frozen(on_day), django_capture_on_commit_callbacks(execute=True):
         assert sweep.run().counts["negative_silence"] == 2
+    # The copies go out from the task the sweep queued with its batch (tambo db_worker).
+    assert mail.outbox == [] and sms_file.sent() == []
+    call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO())
     es_notice = Notice.objects.get(filing=spanish, kind="negative_silence")
     en_notice = Notice.objects.get(filing=english, kind="negative_silence")
     assert "silencio administrativo negativo" in es_notice.title

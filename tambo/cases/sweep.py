@@ -140,16 +140,14 @@ def _notices(
                         *ids,
                     ],
                 )
-    # E-mail and SMS copies once the batch is committed, each in its citizen's language.
-    keys = [f"{pk}:{kind}" for pk in ids]
-    transaction.on_commit(lambda: _send_copies(keys))
+    # The batch's e-mail and SMS copies: one task, queued in the batch's own transaction
+    # (the database task backend), so it exists exactly when the notices do — a crash
+    # before the commit leaves neither, after it the worker sends them (in batches,
+    # each copy at most once: tambo.inbox.actions.send_copies_batch). The sweep itself
+    # never waits on a mail server.
+    from tambo.inbox.tasks import send_notice_copies_task
 
-
-def _send_copies(once_keys: list[str]) -> None:
-    from tambo.inbox.actions import send_copies
-
-    for notice_id in Notice.objects.filter(once_key__in=once_keys).values_list("pk", flat=True):
-        send_copies(notice_id)
+    send_notice_copies_task.enqueue(kind, ids)
 
 
 def _triggered(
