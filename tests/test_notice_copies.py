@@ -73,7 +73,7 @@ def notices(catalog, citizen):
     for i in range(10):
         email = "" if i >= 7 else f"persona{i}{'-rechaza' if i in (2, 5) else ''}@example.pe"
         person = User.objects.create(
-            username=f"persona{i}", email=email, phone="+51987000%03d" % i, language="es"
+            username=f"persona{i}", email=email, phone=f"+51987000{i:03d}", language="es"
         )
         made.append(
             Notice.objects.create(

@@ -160,7 +160,7 @@ def _check_answer(
             str(error.get("code", "refused")), str(error.get("message", "")), status=status
         )
     try:
-        jsonschema.validate(data, service.response)
+        service.check_answer(data)
     except jsonschema.ValidationError as error:
         raise ExchangeError(
             "bad_answer", f"La respuesta no cumple el esquema: {error.message}"

@@ -79,14 +79,14 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
                 status=403,
             )
         try:
-            jsonschema.validate(query, service.request)
+            service.check_query(query)
         except jsonschema.ValidationError as error:
             raise ExchangeError(
                 "bad_query", f"Consulta no válida: {error.message}", status=422
             ) from None
         answer = HANDLERS[code](service.owner, query)
-        jsonschema.validate(answer, service.response)  # never sign an answer that breaks the schema
-        _tell_the_citizen(query, service, verified.agency, purpose)
+        service.check_answer(answer)  # never sign an answer that breaks the schema
+        tell_the_citizen(query, service, verified.agency, purpose)
         return _answer(200, answer, message, nonce, context, started)
     except ExchangeError as error:
         return _answer(
@@ -99,7 +99,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
         )
 
 
-def _tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
+def tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
     """The answer carried a citizen's data: it goes into their "who read my data" log."""
     if not isinstance(query, dict) or not query.get("document_number"):
         return

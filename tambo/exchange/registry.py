@@ -11,10 +11,11 @@ node by the operator of the network).
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -90,6 +91,32 @@ class Service(Strict):
     request: dict[str, Any] = Field(description="JSON Schema of the request's query")
     response: dict[str, Any] = Field(description="JSON Schema of the answer")
     access: list[Access] = Field(default_factory=list)
+
+    @cached_property
+    def _validators(self) -> tuple[Any, Any]:
+        """The query's and the answer's validators, compiled (and the schemas checked) once
+        per process and registry version, not on every exchange."""
+        compiled = []
+        for schema in (self.request, self.response):
+            cls = jsonschema.validators.validator_for(schema)
+            cls.check_schema(schema)
+            compiled.append(cls(schema))  # no format checking, as jsonschema.validate()
+        return compiled[0], compiled[1]
+
+    @staticmethod
+    def _check(validator: Any, instance: Any) -> None:
+        # The same error jsonschema.validate() raises: the most relevant one.
+        error = jsonschema.exceptions.best_match(validator.iter_errors(instance))
+        if error is not None:
+            raise error
+
+    def check_query(self, query: Any) -> None:
+        """Raise ``jsonschema.ValidationError`` if ``query`` breaks the request schema."""
+        self._check(self._validators[0], query)
+
+    def check_answer(self, answer: Any) -> None:
+        """Raise ``jsonschema.ValidationError`` if ``answer`` breaks the answer schema."""
+        self._check(self._validators[1], answer)
 
     def allows(self, consumer: str, procedure: str) -> Access | None:
         for rule in self.access:
