@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -35,6 +36,7 @@ from tambo.identity.models import User
 from tambo.inbox.models import Notice
 
 from . import test_exchange
+from .conftest import login_official, make_official
 from .test_once_only import file_radio
 
 network, licence = test_exchange.network, test_exchange.licence
@@ -99,6 +101,10 @@ def test_the_receipt_lists_the_pending_request_and_the_constancia_what_arrived(c
     client.force_login(holder)
     download = client.get(reverse("cases:issued_document", args=[filing.number, document.code]))
     assert download.status_code == 200 and download.content == certificate
+    # The officials of the agency find it on the case page too.
+    office = login_official(Client(), make_official("evaluadora", "MTC", ["evaluator"]))
+    case = office.get(reverse("office:case", args=[filing.number])).content.decode()
+    assert document.code in case and "Constancia de documentos obtenidos" in case
 
 
 def test_the_constancia_and_the_receipt_are_in_the_citizens_language(licence):
