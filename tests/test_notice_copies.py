@@ -144,8 +144,7 @@ def test_the_sweep_queues_one_copies_task_per_batch_and_the_worker_sends_them(
     proc = procedure("ACCESO-INFORMACION", "MDSI")
     with clock.frozen(clock.now().replace(year=2026, month=3, day=2, hour=15)):
         filings = [
-            actions.file_directly(citizen, proc, answers_for(proc, seed=i)).filing
-            for i in range(5)
+            actions.file_directly(citizen, proc, answers_for(proc, seed=i)).filing for i in range(5)
         ]
     day = max(f.silence_on for f in filings)
     with (
