@@ -96,3 +96,13 @@ def test_rotating_an_agency_this_node_does_not_host_is_refused(network, settings
         rotate("OSIPTEL")
     with pytest.raises(CommandError, match="--node"):
         call_command("exchange", "keys", "MTC", stdout=io.StringIO())
+
+
+def test_registering_the_node_again_after_a_rotation_keeps_the_keys(network):
+    rotate("MTC")
+    rotated = registry().agency("MTC")
+    call_command("exchange", "keys", "MTC", "--node", "http://127.0.0.1:9", stdout=io.StringIO())
+    moved = registry().agency("MTC")
+    assert moved.node == "http://127.0.0.1:9"
+    assert (moved.key_id, moved.public_key) == (rotated.key_id, rotated.public_key)
+    assert moved.previous_keys == rotated.previous_keys

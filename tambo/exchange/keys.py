@@ -49,6 +49,13 @@ def hosts(agency_code: str) -> bool:
     return key_path(agency_code, current_key_id(agency_code)).exists()
 
 
+def ensure_key(agency_code: str) -> tuple[str, str]:
+    """The key this node signs with for the agency, created if it has none: its key id and
+    public key (the registry's current key when this node holds it, else a first key)."""
+    key_id = current_key_id(agency_code) if hosts(agency_code) else default_key_id(agency_code)
+    return key_id, create_key(agency_code, key_id)
+
+
 def create_key(agency_code: str, key_id: str | None = None) -> str:
     """Create the key if this node lacks it; return its public key (PEM) for the registry."""
     path = key_path(agency_code, key_id)

@@ -214,8 +214,8 @@ class Command(BaseCommand):
             if entry is not None and not keys.hosts(agency.code):
                 self.stdout.write(f"exchange: {agency.code} is hosted by {entry.node}; left alone")
                 continue
-            public_key = keys.create_key(agency.code, keys.current_key_id(agency.code))
-            write_agency(agency.code, node, public_key)
+            key_id, public_key = keys.ensure_key(agency.code)
+            write_agency(agency.code, node, public_key, key_id=key_id)
             hosted.append(agency.code)
         self.stdout.write(
             f"exchange: {', '.join(hosted) or 'no agency'} on this node ({node}); registry "

@@ -45,11 +45,9 @@ class Command(BaseCommand):
         if not node:
             raise CommandError("--node URL is required (this node's base URL)")
         for code in agencies:
-            public_key = keys.create_key(code, keys.current_key_id(code))
-            write_agency(code, node, public_key)
-            self.stdout.write(
-                f"{code}: key {keys.key_path(code, keys.current_key_id(code))}, node {node}"
-            )
+            key_id, public_key = keys.ensure_key(code)
+            write_agency(code, node, public_key, key_id=key_id)
+            self.stdout.write(f"{code}: key {keys.key_path(code, key_id)}, node {node}")
 
     def _rotate(self, agencies: list[str], overlap: dt.timedelta, node: str | None) -> None:
         if overlap < dt.timedelta(0):
