@@ -69,8 +69,9 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             context["subject_document"] = (
                 f"{query.get('document_type', '')}:{query['document_number']}"[:20]
             )
-        if not log.first_use(verified.key_id, verified.nonce):
-            raise refused("replayed", "Esta solicitud firmada ya fue atendida (nonce repetido).")
+        # From here on every answer records the nonce, in the log's own transaction: a
+        # replay (even one served at the same moment) gets "replayed" instead.
+        context["nonce_key"] = (verified.key_id, verified.nonce)
         if service.allows(verified.agency, purpose["procedure"]) is None:
             raise ExchangeError(
                 "not_authorised",
@@ -86,8 +87,10 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             ) from None
         answer = HANDLERS[code](service.owner, query)
         service.check_answer(answer)  # never sign an answer that breaks the schema
-        tell_the_citizen(query, service, verified.agency, purpose)
-        return _answer(200, answer, message, nonce, context, started)
+        response = _answer(200, answer, message, nonce, context, started)
+        if response.status_code == 200:
+            tell_the_citizen(query, service, verified.agency, purpose)
+        return response
     except ExchangeError as error:
         return _answer(
             error.status,
@@ -168,8 +171,11 @@ def _answer(
     response = HttpResponse(body, status=status, content_type="application/json")
     for name, value in headers.items():
         response[name] = value
+    context = dict(context)
+    nonce_key = context.pop("nonce_key", None)
     context.setdefault("outcome", "ok" if status == 200 else "error")
-    log.write(
+    written = log.write(
+        nonce=nonce_key,
         direction="in",
         http_status=status,
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -177,4 +183,14 @@ def _answer(
         answer_body=body.decode(),
         **context,
     )
+    if written is None:  # the nonce was already used: this is a replay
+        error = refused("replayed", "Esta solicitud firmada ya fue atendida (nonce repetido).")
+        return _answer(
+            error.status,
+            {"error": {"code": error.code, "message": error.message}},
+            None,
+            nonce,
+            {**context, "outcome": error.code},
+            started,
+        )
     return response

@@ -11,6 +11,7 @@ node by the operator of the network).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -206,13 +207,28 @@ def _mtime(path: Path) -> float:
     return path.stat().st_mtime if path.exists() else 0.0
 
 
+# The last registry returned, by file paths: (monotonic time of the check, registry).
+_recent: dict[tuple[str, str], tuple[float, Registry]] = {}
+
+
 def registry() -> Registry:
-    """The registry (re-read when either file changes)."""
+    """The registry (re-read when either file changes).
+
+    A signed exchange asks for it several times; the files' modification times are looked
+    at again only after ``TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS`` (default 1 s; 0 in tests),
+    so a changed file is seen within that time, without a ``stat`` per call.
+    """
     services, agencies = (
-        Path(settings.TAMBO_EXCHANGE_SERVICES),
-        Path(settings.TAMBO_EXCHANGE_AGENCIES),
+        str(settings.TAMBO_EXCHANGE_SERVICES),
+        str(settings.TAMBO_EXCHANGE_AGENCIES),
     )
-    return _load(str(services), _mtime(services), str(agencies), _mtime(agencies))
+    now = time.monotonic()
+    recent = _recent.get((services, agencies))
+    if recent is not None and now - recent[0] < settings.TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS:
+        return recent[1]
+    loaded = _load(services, _mtime(Path(services)), agencies, _mtime(Path(agencies)))
+    _recent[(services, agencies)] = (now, loaded)
+    return loaded
 
 
 def write_agency(
@@ -256,6 +272,7 @@ def write_agency(
         yaml.safe_dump({"agencies": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
     temporary.replace(path)
+    _recent.clear()  # this process sees its own change at once
 
 
 def rotate_agency_key(

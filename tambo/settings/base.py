@@ -325,6 +325,10 @@ TAMBO_EXCHANGE_AGENCIES = Path(
     os.environ.get("TAMBO_EXCHANGE_AGENCIES", VAR_DIR / "exchange" / "agencies.yaml")
 )
 TAMBO_EXCHANGE_TIMEOUT = float(os.environ.get("TAMBO_EXCHANGE_TIMEOUT", "5"))
+# How often a process looks whether the registry files changed (seconds).
+TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS = float(
+    os.environ.get("TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS", "1")
+)
 # Obtained requirements: attempts while the provider does not answer, and the first wait
 # (doubled after each attempt).
 TAMBO_EXCHANGE_MAX_ATTEMPTS = env_int("TAMBO_EXCHANGE_MAX_ATTEMPTS", 6)
