@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import tempfile
@@ -10,7 +9,6 @@ import tempfile
 import pytest
 from django.conf import settings
 from django.core import mail
-from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import translation
@@ -30,6 +28,7 @@ from tambo.inbox.models import Notice
 from tambo.inbox.sms import FileSender, SmsError, send_sms
 
 from .conftest import answers_for, make_official, pdf_upload, procedure, without_file_field
+from .test_notice_copies import run_queued_copies
 
 pytestmark = pytest.mark.django_db
 T = transitions.TransitionInput
@@ -174,7 +173,7 @@ def test_sweep_notices_go_out_in_each_citizens_language(
         assert sweep.run().counts["negative_silence"] == 2
     # The copies go out from the task the sweep queued with its batch (tambo db_worker).
     assert mail.outbox == [] and sms_file.sent() == []
-    call_command("db_worker", "--batch", "--no-startup-delay", stdout=io.StringIO())
+    run_queued_copies()
     es_notice = Notice.objects.get(filing=spanish, kind="negative_silence")
     en_notice = Notice.objects.get(filing=english, kind="negative_silence")
     assert "silencio administrativo negativo" in es_notice.title
