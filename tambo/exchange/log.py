@@ -4,11 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 
 from tambo.core import audit, clock
 
 from .models import ExchangeLog, SeenNonce
+
+
+def _first_use(key_id: str, nonce: str) -> bool:
+    """Record a nonce in the current transaction; False if it was already used.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): no savepoint round
+    trips; a concurrent insert of the same nonce waits for the other transaction and then
+    inserts nothing.
+    """
+    table = SeenNonce._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key_id, nonce, seen_at) VALUES (%s, %s, %s) "  # noqa: S608 - table name from the model; values are parameters  # nosec B608
+            "ON CONFLICT DO NOTHING",
+            [key_id[:80], nonce[:80], connection.ops.adapt_datetimefield_value(clock.now())],
+        )
+        return cursor.rowcount == 1
 
 
 def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog | None:
@@ -20,12 +37,8 @@ def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog
     the caller answers ``replayed`` instead.
     """
     with transaction.atomic():
-        if nonce is not None:
-            try:
-                with transaction.atomic():
-                    SeenNonce.objects.create(key_id=nonce[0], nonce=nonce[1], seen_at=clock.now())
-            except IntegrityError:
-                return None
+        if nonce is not None and not _first_use(*nonce):
+            return None
         entry = ExchangeLog.objects.create(at=clock.now(), **fields)
         audit.record(
             f"exchange.{fields['direction']}.{'ok' if fields['outcome'] == 'ok' else 'refused'}",
