@@ -37,6 +37,11 @@ class Phase:
     kind: str  # "filing" (JSON body + token + Idempotency-Key), "insert" (JSON body), "get"
     warmup: float
     duration: float
+    # 0: closed loop (each client sends its next request as soon as the last one is
+    # answered). > 0: paced: each client sends on a fixed schedule, one request every
+    # ``interval`` seconds, and a latency counts from the scheduled instant, so a slow answer
+    # that delays the next request is charged to it (no coordinated omission).
+    interval: float = 0.0
 
 
 @dataclass
@@ -96,7 +101,14 @@ def _client_loop(
     delay = start_at - time.time()
     if delay > 0:
         time.sleep(delay)
+    # Paced clients start spread over one interval, so the total rate is smooth.
+    first_at = start_at + (offset_fraction(client_id) * phase.interval)
     for seq in range(MAX_REQUESTS_PER_CLIENT):
+        scheduled = first_at + seq * phase.interval if phase.interval else None
+        if scheduled is not None:
+            wait = scheduled - time.time()
+            if wait > 0:
+                time.sleep(wait)
         if time.time() >= end:
             break
         path = phase.paths[(offset + seq) % n_paths]
@@ -124,6 +136,8 @@ def _client_loop(
             conn.close()
         elapsed_ms = (time.perf_counter() - t0) * 1000
         done = time.time()
+        if scheduled is not None:
+            elapsed_ms = max(elapsed_ms, (done - scheduled) * 1000)
         if not (measure_from <= done < end):
             continue
         if status is None:
@@ -138,6 +152,11 @@ def _client_loop(
     out["statuses"] = statuses
     out["exceptions"] = exceptions
     out["samples"] = samples
+
+
+def offset_fraction(client_id: str) -> float:
+    """A fixed fraction in [0, 1) per client: where in the interval its schedule starts."""
+    return (zlib.crc32(client_id.encode()) % 1000) / 1000
 
 
 def client_process(

@@ -52,6 +52,11 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--filings", type=int, default=300)
     parser.add_argument("--procedures", type=int, default=0)
     parser.add_argument(
+        "--no-cprofile",
+        action="store_true",
+        help="skip the cProfile pass (e.g. under a sampling profiler: py-spy record -f raw)",
+    )
+    parser.add_argument(
         "--profile-load", type=int, default=0, help="cProfile a catalogue load of N files"
     )
     args = parser.parse_args(argv)
@@ -84,7 +89,7 @@ def main(argv: list[str]) -> None:
             t0 = time.perf_counter()
             call_command("catalog", "load", str(workdir / "cat"), verbosity=0)
             print(f"\n## catalogue load of {args.procedures}: {time.perf_counter() - t0:.1f} s")
-        profile_filing(args.filings)
+        profile_filing(args.filings, cprofile=not args.no_cprofile)
         if args.procedures:
             profile_search()
     finally:
@@ -101,7 +106,7 @@ def report(profiler: cProfile.Profile, lines: int, sort: str = "cumulative") -> 
     print("\n".join(line for line in out.getvalue().splitlines() if line.strip())[:12000])
 
 
-def profile_filing(n: int) -> None:
+def profile_filing(n: int, cprofile: bool = True) -> None:
     import random
 
     from django.db import connection, transaction
@@ -239,6 +244,15 @@ def profile_filing(n: int) -> None:
         file_one()
     cpu_ms = (time.process_time() - cpu0) / n * 1000
     print(f"\n## Django process CPU per filing, no profiler: {cpu_ms:.2f} ms")
+    ceiling = Client()
+    cpu0 = time.process_time()
+    for i in range(n):
+        response = ceiling.post("/bench/insert", {"i": i}, content_type="application/json")
+        assert response.status_code == 201, response.content
+    ceiling_ms = (time.process_time() - cpu0) / n * 1000
+    print(f"## Django process CPU per ceiling request (/bench/insert): {ceiling_ms:.2f} ms")
+    if not cprofile:
+        return
 
     # Timed by process CPU, not wall clock: waiting on PostgreSQL (or on other busy
     # processes of a shared machine) does not count, so the list shows where CPU goes.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import subprocess
 import tempfile
@@ -109,9 +110,11 @@ def test_a_missing_procedure_translation_falls_back_to_spanish(catalog):
     name = proc.current_version.file.name
     browser = Client()
     browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "qu"
-    page = browser.get(f"/tramites/MTC/{proc.code}/").content.decode()
+    page = html.unescape(browser.get(f"/tramites/MTC/{proc.code}/").content.decode())
     expected = name.get("qu") if isinstance(name, dict) and name.get("qu") else localize(name, "es")
     assert expected in page
+    # Texts with no Quechua version (the legal basis is Spanish only) are shown in Spanish.
+    assert proc.current_version.file.legal_basis[0] in page
     assert "tramite." not in page  # never a message id
 
 

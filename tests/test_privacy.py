@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 
 from tambo.cases import actions
-from tambo.cases.models import Document, Filing
+from tambo.cases.models import ANSWERS_REMOVED_KEY, Document, Draft, Filing, answers_removed
 from tambo.core import audit, clock
 from tambo.core.errors import Forbidden, ValidationFailed
 from tambo.core.models import AuditEntry
@@ -532,6 +532,90 @@ def test_retention_works_in_batches(citizen, licence, staff):
     report = apply_retention(now=at("2040-01-01"), batch=2)
     assert report.cases == 3 and report.documents == 3
     assert sorted(report.numbers) == sorted(c.number for c in cases)
+
+
+def test_retention_replaces_the_answers_by_a_tombstone_and_deletes_the_filed_draft(
+    citizen, licence, staff
+):
+    old = concluded_case(citizen, licence, staff, "2026-03-02")
+    answers = dict(old.answers)
+    draft_id = old.draft_id
+    assert answers and draft_id is not None
+    report = apply_retention(now=at("2036-03-03"))
+    assert (report.cases, report.answers) == (1, 1)
+    old.refresh_from_db()
+    assert answers_removed(old.answers) and set(old.answers) == {ANSWERS_REMOVED_KEY}
+    assert old.answers[ANSWERS_REMOVED_KEY]["retention_years"] == 10
+    assert not Draft.objects.filter(pk=draft_id).exists()  # it held a copy of the answers
+    # What statistics and the audit log need stays on the expediente.
+    assert (old.number, old.status, old.procedure_version_id) == (
+        Filing.objects.get(pk=old.pk).number,
+        "withdrawn",
+        licence.current_version.pk,
+    )
+    applied = AuditEntry.objects.get(action="filing.retention_applied", object_id=old.number)
+    assert applied.data["answers_removed"] == sorted(answers)
+    assert not set(map(str, answers.values())) & set(map(str, applied.data.values()))
+    # The case page shows the answers as removed, and none of their values.
+    page = logged_in(staff["supervisor"]).get(f"/oficina/expedientes/{old.number}/")
+    text = page.content.decode()
+    assert text.count("eliminado al vencer su plazo de conservación") >= len(
+        licence.current_version.file.form
+    )
+    shown = [v for v in answers.values() if isinstance(v, str) and len(v) > 3]
+    assert shown and not any(value in text for value in shown)
+    assert apply_retention(now=at("2036-03-03")).cases == 0  # idempotent
+    assert audit.verify_chain().ok
+
+
+def test_retention_catches_up_cases_whose_documents_went_before_answers_were_covered(
+    citizen, licence, staff
+):
+    old = concluded_case(citizen, licence, staff, "2026-03-02")
+    earlier = at("2036-03-03")
+    Filing.objects.filter(pk=old.pk).update(retention_applied_at=earlier)  # older tambo
+    report = apply_retention(now=at("2036-06-01"))
+    assert report.answers == 1
+    old.refresh_from_db()
+    assert answers_removed(old.answers) and old.retention_applied_at == earlier
+    assert apply_retention(now=at("2036-06-01")).answers == 0
+
+
+def test_abandoned_drafts_are_deleted_after_their_retention_with_their_files(
+    citizen, licence, django_capture_on_commit_callbacks, capsys
+):
+    days = licence.current_version.file.draft_retention_days
+    assert days == 90
+    version = licence.current_version
+    field = next(f for f in version.file.form if f.type == "file")
+    with clock.frozen(at("2026-03-02")):
+        abandoned = [actions.start_draft(citizen, version) for _ in range(3)]
+        actions.save_answers(citizen, abandoned[0].pk, answers_for(licence))
+        actions.attach_document(citizen, abandoned[0].pk, field.name, pdf_upload(), "doc.pdf")
+    path = Document.objects.get(draft=abandoned[0]).file.path
+    with clock.frozen(at("2026-05-20")):
+        recent = actions.start_draft(citizen, version)
+    filed = file_case(citizen, licence, "2026-03-02")  # filed drafts are not abandoned
+    after = at("2026-03-02") + dt.timedelta(days=days, hours=1)
+    assert apply_retention(now=after, dry_run=True).drafts == 3
+    assert Draft.objects.filter(pk__in=[d.pk for d in abandoned]).count() == 3
+    with django_capture_on_commit_callbacks(execute=True):
+        report = apply_retention(now=after, batch=2)
+    assert (report.drafts, report.draft_documents) == (3, 1)
+    assert not Draft.objects.filter(pk__in=[d.pk for d in abandoned]).exists()
+    assert not Document.objects.filter(draft__isnull=True, filing__isnull=True).exists()
+    import os
+
+    assert not os.path.exists(path)
+    assert Draft.objects.filter(pk=recent.pk).exists()
+    assert Filing.objects.get(pk=filed.pk).draft_id is not None
+    deleted = AuditEntry.objects.filter(action="draft.retention_deleted")
+    assert sorted(e.object_id for e in deleted) == sorted(str(d.pk) for d in abandoned)
+    assert deleted.get(object_id=str(abandoned[0].pk)).data["documents_removed"] == 1
+    assert apply_retention(now=after).drafts == 0  # idempotent
+    call_command("retention", f"--date={(after + dt.timedelta(days=365)).date()}")
+    assert "1 abandoned drafts" in capsys.readouterr().out  # the recent one, a year on
+    assert audit.verify_chain().ok
 
 
 def test_the_reserve_through_the_api(citizen, staff, case, catalog):

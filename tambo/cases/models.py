@@ -15,6 +15,15 @@ from django.utils.translation import gettext_lazy as _
 
 from tambo.catalog.models import Agency, OrgUnit, ProcedureVersion
 
+# Filing.answers after the retention period: only this key, saying when and under which
+# period the answers (the citizen's personal data) were removed (tambo/privacy/retention.py).
+ANSWERS_REMOVED_KEY = "_retention"
+
+
+def answers_removed(answers: object) -> bool:
+    """Whether these answers were removed at the end of the retention period."""
+    return isinstance(answers, dict) and ANSWERS_REMOVED_KEY in answers
+
 
 class Draft(models.Model):
     """A citizen's unfinished application (borrador); kept until filed or discarded."""

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_noop as N_
 from tambo.catalog.models import ProcedureVersion
 from tambo.catalog.texts import localize
 
-from .models import Document, Filing
+from .models import Document, Filing, answers_removed
 from .queries import TimelineEvent
 
 
@@ -30,6 +30,9 @@ def answer_rows(
     by_field = {d.field_name: d for d in documents}
     owners = obtained_owners(version.file)
     rows = []
+    if answers_removed(answers):
+        removed = _("eliminado al vencer su plazo de conservación")
+        return [AnswerRow(f.name, localize(f.label), removed) for f in version.file.form]
     for field in version.file.form:
         value = answers.get(field.name)
         if field.type == "file":
@@ -85,7 +88,10 @@ class EvidenceRow:
 
 def evidence_rows(filing: Filing) -> tuple[EvidenceRow, ...]:
     spec = filing.procedure_version.file
-    names = {r.id: (localize(r.name), bool(r.field)) for r in spec.obtained_requirements()}
+    obtained = spec.obtained_requirements()
+    if not obtained:  # most procedures: no query for evidence that cannot exist
+        return ()
+    names = {r.id: (localize(r.name), bool(r.field)) for r in obtained}
     return tuple(
         EvidenceRow(
             requirement=e.requirement,

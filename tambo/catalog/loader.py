@@ -208,6 +208,22 @@ def plain_language_warnings(
     return [FileProblem(path, _line_for(loc, lines), message) for loc, message in found]
 
 
+def review_warnings(path: Path, proc: ProcedureFile) -> list[FileProblem]:
+    """One warning per language whose texts are machine-made (``review_pending``)."""
+    if not proc.review_pending:
+        return []
+    line = _line_for(("review_pending",), _file_lines(path))
+    return [
+        FileProblem(
+            str(path),
+            line,
+            f"{proc.texts_in(lang)} '{lang}' texts are machine-made, pending review by a native "
+            "speaker (review_pending)",
+        )
+        for lang in proc.review_pending
+    ]
+
+
 def _file_lines(path: Path) -> dict[tuple, int]:
     node = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     return _line_map(node) if node is not None else {}
@@ -344,6 +360,7 @@ def _load_procedure(path: Path, spec: ProcedureFile, report: LoadReport) -> None
     if warnings:  # only then re-read the file for the lines the warnings point at
         warnings = plain_language_warnings(str(path), spec, _file_lines(path))
     report.warnings.extend(warnings)
+    report.warnings.extend(review_warnings(path, spec))
     audit.record(
         "procedure.version_published",
         "procedure",

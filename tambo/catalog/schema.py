@@ -203,12 +203,24 @@ class ProcedureFile(Strict):
         description="years the expediente's documents are kept after it concludes "
         "(then `tambo retention` removes them; the audit log is kept). Default 10.",
     )
+    draft_retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="days an unfiled draft (borrador) is kept after its last change; then "
+        "`tambo retention` deletes it with its uploaded files. Default 90.",
+    )
     consent: Text | None = Field(
         None,
         description="consent to the processing of personal data the citizen must accept to file "
         "(Ley 29733, art. 5); stored with the expediente, with its time",
     )
     workflow: Workflow | None = Field(None, description="absent: the default TUPA workflow")
+    review_pending: list[Literal["qu", "en"]] = Field(
+        [],
+        description="languages whose texts in this file are machine-made and wait for a native "
+        "speaker's review; the loader warns until the language is taken off this list",
+    )
 
     @field_validator("topics")
     @classmethod
@@ -218,8 +230,25 @@ class ProcedureFile(Strict):
                 raise ValueError(f"topic {topic!r} must be a lowercase slug")
         return value
 
+    def texts_in(self, lang: str) -> int:
+        """How many of this file's translatable texts have a version in ``lang``."""
+
+        def count(node: object) -> int:
+            if isinstance(node, dict):
+                if "es" in node and set(node) <= set(LANGS):
+                    return int(bool(node.get(lang)))
+                return sum(count(v) for v in node.values())
+            if isinstance(node, list):
+                return sum(count(v) for v in node)
+            return 0
+
+        return count(self.model_dump(mode="json", exclude_none=True, by_alias=True))
+
     @model_validator(mode="after")
     def _consistent(self) -> ProcedureFile:
+        for lang in self.review_pending:
+            if not self.texts_in(lang):
+                raise ValueError(f"review_pending: no text of this file has a '{lang}' version")
         # Messages start with the path of the offending item ("form.3: ..."), so that the
         # loader can point at its line; a whole-model check has no location of its own.
         names = [f.name for f in self.form]

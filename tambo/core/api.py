@@ -13,13 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Subquery
 from django.http import HttpRequest
 from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 
-from . import keyfile, merkle, tlog
+from . import keyfile, keyring, merkle, tlog
 from .errors import Conflict, DomainError, NotFound, Unavailable
-from .models import AuditEntry, AuditSeal, Checkpoint, PendingSeal
+from .models import AuditEntry, AuditSeal, ChainHead, Checkpoint, PendingSeal
 
 
 class SizeOutOfRange(DomainError):
@@ -61,12 +62,24 @@ class ConsistencyOut(Schema):
     proof: list[str]
 
 
+class PublishedKeyOut(Schema):
+    algorithm: str
+    key_id: str
+    public_key: str
+    pem: str
+    valid_from: dt.datetime | None
+    valid_until: dt.datetime | None
+
+
 class PublicKeyOut(Schema):
+    """The current signing key (top-level fields) and every key ever published."""
+
     algorithm: str
     key_id: str
     public_key: str
     pem: str
     origin: str
+    keys: list[PublishedKeyOut]
 
 
 class PageQuery(Schema):
@@ -129,14 +142,11 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
         entries (default: the latest checkpoint's size)."""
         require(request.user, "audit.view")
         seal = _seal(entry, seq)
-        current = tlog.tree_size()
+        current, latest = seal.current_size or 0, seal.latest_checkpoint
         if size is None:
-            latest = Checkpoint.objects.order_by("-tree_size").first()
-            size = (
-                latest.tree_size if latest is not None and latest.tree_size >= seal.seq else current
-            )
+            size = latest if latest is not None and latest >= seal.seq else current
         _size_in_range("size", size, seal.seq, current)
-        path = tlog.inclusion_proof(seal.seq, size)
+        path, root = tlog.inclusion_proof_and_root(seal.seq, size)
         leaf = merkle.leaf_hash(bytes.fromhex(seal.entry_digest))
         return {
             "entry_id": seal.entry_id,
@@ -145,7 +155,7 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
             "tree_size": size,
             "entry_digest": seal.entry_digest,
             "leaf_hash": leaf.hex(),
-            "root_hash": tlog.root(size).hex(),
+            "root_hash": root.hex(),
             "audit_path": [p.hex() for p in path],
         }
 
@@ -166,33 +176,45 @@ def build_router(require: Callable[[Any, str], None]) -> Router:
 
     @router.get("/audit/public-key", response=PublicKeyOut, auth=None)
     def public_key(request: HttpRequest) -> Any:
-        """The Ed25519 key that signs checkpoints, raw (base64) and as PEM."""
+        """The Ed25519 key that signs checkpoints now, raw (base64) and as PEM, and in
+        ``keys`` every key that signed checkpoints, with the time it was valid from and until
+        (a checkpoint is checked with the key named by its ``key_id``)."""
         require(request.user, "audit.view")
-        try:
-            key = tlog.public_key()
-        except OSError as exc:
+        keys = keyring.published()
+        if not keys:
             raise Unavailable(
                 _("La clave de los puntos de control no está disponible."), code="no_key"
-            ) from exc
-        return {**keyfile.describe(key), "origin": settings.TAMBO_CHECKPOINT_ORIGIN}
+            )
+        return {
+            **keyfile.describe(keys[-1].public),
+            "origin": settings.TAMBO_CHECKPOINT_ORIGIN,
+            "keys": [key.describe() for key in keys],
+        }
 
     return router
 
 
 def _seal(entry: int | None, seq: int | None) -> AuditSeal:
-    """The seal of the entry asked for by id or by position; stable errors otherwise."""
+    """The seal of the entry asked for by id or by position, with the tree's current size
+    and the latest checkpoint's size in the same query; stable errors otherwise."""
     if (entry is None) == (seq is None):
         raise DomainError(
             _("Indique la entrada (entry) o su posición (seq), una de las dos."),
             code="entry_or_seq",
             field="entry",
         )
+    seals = AuditSeal.objects.only("seq", "entry_id", "entry_digest").annotate(
+        current_size=Subquery(ChainHead.objects.filter(pk=1).values("size")[:1]),
+        latest_checkpoint=Subquery(
+            Checkpoint.objects.order_by("-tree_size").values("tree_size")[:1]
+        ),
+    )
     if seq is not None:
-        found = AuditSeal.objects.filter(seq=seq).only("seq", "entry_id", "entry_digest").first()
+        found = seals.filter(seq=seq).first()
         if found is None:
             raise NotFound(_("No hay una entrada en esa posición."), code="unknown_entry")
         return found
-    found = AuditSeal.objects.filter(entry_id=entry).only("seq", "entry_id", "entry_digest").first()
+    found = seals.filter(entry_id=entry).first()
     if found is not None:
         return found
     if (

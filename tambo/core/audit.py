@@ -22,6 +22,7 @@ from django.db import DatabaseError, connection, transaction
 
 from . import clock, tlog
 from .models import AuditEntry, AuditSeal, ChainHead, PendingSeal
+from .sql import bound_cursor
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def record_with_statement(
         f"audit_pending AS (INSERT INTO {pending} (entry_id) SELECT id FROM audit_entry) "
         f"SELECT {returning}"
     )
-    with connection.cursor() as cursor:
+    with bound_cursor() as cursor:
         cursor.execute(
             sql,
             [

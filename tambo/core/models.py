@@ -92,6 +92,23 @@ class MerkleNode(models.Model):
         return f"Merkle node {self.position}"
 
 
+class CheckpointKey(models.Model):
+    """A public key that signs (or signed) checkpoints, valid from ``valid_from`` until the
+    next key's ``valid_from``. Rows are only appended (rotation adds the next key), so
+    checkpoints signed by a retired key stay verifiable; the private half is never stored.
+    """
+
+    key_id = models.CharField(max_length=16, primary_key=True)
+    public_key = models.CharField(max_length=64, help_text="raw Ed25519 public key, base64")
+    valid_from = models.DateTimeField()
+
+    class Meta:
+        ordering = ["valid_from"]
+
+    def __str__(self) -> str:
+        return f"checkpoint key {self.key_id}"
+
+
 class Checkpoint(models.Model):
     """A signed statement of the tree: size, root hash, time, signed with the platform key.
 

@@ -90,6 +90,14 @@ def inclusion_proof(seq: int, size: int) -> list[bytes]:
     return merkle.ranges_hashes(merkle.inclusion_ranges(seq - 1, size), fetch)
 
 
+def inclusion_proof_and_root(seq: int, size: int) -> tuple[list[bytes], bytes]:
+    """The audit path and the root of the tree of ``size`` entries, from one query: the
+    O(log n) stored subtrees of both are read together."""
+    ranges = [*merkle.inclusion_ranges(seq - 1, size), (0, size)]
+    hashes = merkle.ranges_hashes(ranges, fetch)
+    return hashes[:-1], hashes[-1]
+
+
 def consistency_proof(first: int, second: int) -> list[bytes]:
     return merkle.ranges_hashes(merkle.consistency_ranges(first, second), fetch)
 
@@ -110,10 +118,6 @@ def text_of(checkpoint: Checkpoint) -> bytes:
     )
 
 
-def public_key() -> Ed25519PublicKey:
-    return keyfile.load(settings.TAMBO_CHECKPOINT_KEY).public_key()
-
-
 def signature_ok(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:
     if checkpoint.key_id != keyfile.key_id(key):
         return False
@@ -125,22 +129,27 @@ def signature_ok(checkpoint: Checkpoint, key: Ed25519PublicKey) -> bool:
 
 
 def make_checkpoint() -> Checkpoint | None:
-    """Sign the current tree if it grew since the last checkpoint; None if it did not."""
+    """Sign the current tree if it grew since the last checkpoint; None if it did not.
+
+    Signed with the current key (``keyring.signing_key``), never dated before that key's
+    validity began.
+    """
+    from . import keyring
     from .audit import lock_head
 
-    private = keyfile.load(settings.TAMBO_CHECKPOINT_KEY)
     with transaction.atomic():
         head = lock_head(wait=True)
         size = head.size
         last = Checkpoint.objects.order_by("-tree_size").first()
         if last is not None and last.tree_size >= size:
             return None
+        private, key = keyring.signing_key()
         checkpoint = Checkpoint(
             tree_size=size,
             root_hash=root(size).hex(),
             origin=settings.TAMBO_CHECKPOINT_ORIGIN,
-            created_at=clock.now().replace(microsecond=0),
-            key_id=keyfile.key_id(private.public_key()),
+            created_at=max(clock.now().replace(microsecond=0), key.valid_from),
+            key_id=key.key_id,
         )
         checkpoint.signature = base64.b64encode(private.sign(text_of(checkpoint))).decode("ascii")
         checkpoint.save(force_insert=True)

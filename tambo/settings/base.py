@@ -131,6 +131,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         keepalives_interval=5,
         keepalives_count=3,
         tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
+        server_side_binding=env_bool("TAMBO_DB_SERVER_SIDE_BINDING", False),
     )
 if os.environ.get("DATABASE_REPLICA_URL"):
     # A streaming replica for lag-tolerant reads (back-office queues): see docs/scaling.md.
@@ -357,6 +358,10 @@ TAMBO_CHECKPOINT_KEY = Path(
 # The name of this log in every signed checkpoint (first line of the signed text).
 TAMBO_CHECKPOINT_ORIGIN = os.environ.get("TAMBO_CHECKPOINT_ORIGIN", "tambo.gob.pe/audit")
 TAMBO_CHECKPOINT_INTERVAL_MINUTES = env_int("TAMBO_CHECKPOINT_INTERVAL_MINUTES", 10)
+# `tambo audit verify` on PostgreSQL: from this many sealed entries, check ranges of the log
+# in worker processes (0 workers: one per core).
+TAMBO_AUDIT_VERIFY_PARALLEL_MIN = env_int("TAMBO_AUDIT_VERIFY_PARALLEL_MIN", 50_000)
+TAMBO_AUDIT_VERIFY_WORKERS = env_int("TAMBO_AUDIT_VERIFY_WORKERS", 0)
 
 # Recording who read a citizen's data (GET requests, not in a transaction) commits without
 # waiting for the WAL flush on PostgreSQL: ~0.5 ms instead of a disk flush per read. A crash

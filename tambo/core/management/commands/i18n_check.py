@@ -7,7 +7,8 @@ gettext tools needed) and fails when:
   fuzzy entries, so the page would show the Spanish source text;
 - a Spanish ``msgstr`` differs from its ``msgid`` (Spanish is the source language);
 - a translation's ``%(name)s`` placeholders differ from the source's (a missing or extra name
-  breaks ``blocktranslate`` and ``gettext(...) % values`` at run time);
+  breaks ``blocktranslate`` and ``gettext(...) % values`` at run time) — machine-made Quechua
+  included, since it is shown; only fuzzy Quechua, never shown, is left out;
 - the catalogues do not hold the same messages, or a header is wrong;
 - a committed ``django.mo`` does not match its ``.po`` (run ``tambo compilemessages``).
 
@@ -16,8 +17,13 @@ temporary copy of the package's sources, into a temporary locale directory, and 
 code holds messages the catalogues lack; messages only the catalogues hold are a warning. That
 needs GNU gettext's ``xgettext``, as ``makemessages`` itself does.
 
-It then prints how much is translated, Quechua included: Quechua is not required; its
-machine-made entries are fuzzy (so Spanish is shown) until a native speaker reviews them.
+It then prints how much is translated, Quechua included. Quechua is not required: a message
+without a Quechua text falls back to Spanish. Machine-made Quechua is shown to citizens (it is
+not fuzzy: gettext ignores fuzzy entries) and carries the translator comment ``REVIEW_MARKER``
+until a native speaker has reviewed it; the report counts those entries as pending review.
+Translator comments survive ``makemessages`` (msgmerge keeps them). A fuzzy Quechua entry is
+only msgmerge's guess after a Spanish text changed: it is not shown and not counted, and the
+check warns about it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 LANGUAGES = ("es", "en", "qu")
 REQUIRED = ("es", "en")
+# The translator comment above each machine-made entry; delete it once a native speaker agrees.
+REVIEW_MARKER = "revisar: traducción automática (pendiente de revisión por hablante nativo)"
+REVIEW_PREFIX = "revisar:"  # what the check looks for, so a shorter note still counts
 SOURCE_LANGUAGE = "es"
 # makemessages must be run from the tambo/ package directory (so LOCALE_PATHS is used) as:
 #   ../.venv/bin/tambo makemessages -l es -l en -l qu --no-location --no-obsolete \
@@ -73,6 +82,7 @@ class Entry:
     msgctxt: str | None = None
     msgstr: dict[int, str] = field(default_factory=dict)
     flags: set[str] = field(default_factory=set)
+    comments: list[str] = field(default_factory=list)  # translator comments ("# ..."), stripped
     obsolete: bool = False
     line: int = 0
 
@@ -89,9 +99,19 @@ class Entry:
         return "fuzzy" in self.flags
 
     @property
+    def pending_review(self) -> bool:
+        """Machine-made, waiting for a native speaker (the translator comment says so)."""
+        return any(c.startswith(REVIEW_PREFIX) for c in self.comments)
+
+    @property
     def translated(self) -> bool:
         """Every form has a text (fuzzy or not)."""
         return bool(self.msgstr) and all(self.msgstr.values())
+
+    @property
+    def shown(self) -> bool:
+        """gettext uses it at run time: translated and not fuzzy."""
+        return self.translated and not self.fuzzy
 
     @property
     def started(self) -> bool:
@@ -167,6 +187,8 @@ def parse_po(path: Path) -> Catalogue:
                 flush()
             if line.startswith("#,"):
                 current.flags.update(f.strip() for f in line[2:].split(",") if f.strip())
+            elif line == "#" or line.startswith("# "):
+                current.comments.append(line[1:].strip())
             continue
         if line.startswith('"'):
             if last is None:
@@ -255,6 +277,8 @@ def check_catalogue(lang: str, catalogue: Catalogue) -> list[str]:
 
     bad_placeholders = []
     for e in messages:
+        if e.fuzzy and lang not in REQUIRED:
+            continue  # never shown; the command warns about it instead
         source = placeholders(e.msgid) | placeholders(e.msgid_plural or "")
         for index, text in sorted(e.msgstr.items()):
             if not text:
@@ -348,6 +372,18 @@ def extracted_keys() -> set[tuple[str | None, str, str | None]]:
     return {e.key for e in pot.messages}
 
 
+def review_report(lang: str, catalogue: Catalogue) -> str:
+    """One line: the share shown in ``lang`` and how much of it still awaits a native speaker."""
+    messages = catalogue.messages
+    shown = [e for e in messages if e.shown]
+    pending = [e for e in shown if e.pending_review]
+    share = 100 * len(shown) / len(messages) if messages else 100.0
+    return (
+        f"{lang}: {len(shown)} of {len(messages)} translated ({share:.0f}%); "
+        f"{len(pending)} of them machine-made, pending review by a native speaker"
+    )
+
+
 class Command(BaseCommand):
     help = (
         "Check the translation catalogues: es and en complete, placeholders kept, .mo files "
@@ -425,16 +461,23 @@ class Command(BaseCommand):
                     )
 
         for lang, catalogue in catalogues.items():
-            messages = catalogue.messages
-            translated = [e for e in messages if e.started]
-            fuzzy = [e for e in translated if e.fuzzy]
             if lang in REQUIRED:
-                self.stdout.write(f"{lang}: {len(translated)} of {len(messages)} translated")
-            else:
+                translated = [e for e in catalogue.messages if e.started]
                 self.stdout.write(
-                    f"{lang}: {len(translated)} of {len(messages)} translated "
-                    f"({len(fuzzy)} marked for review by a native speaker)"
+                    f"{lang}: {len(translated)} of {len(catalogue.messages)} translated"
                 )
+            else:
+                self.stdout.write(review_report(lang, catalogue))
+                fuzzy = [e.describe() for e in catalogue.messages if e.fuzzy and e.started]
+                if fuzzy:
+                    self.stderr.write(
+                        _listed(
+                            f"warning: {catalogue.path}: fuzzy entries, not shown (msgmerge's "
+                            "guesses after a Spanish text changed: translate them and mark them "
+                            f"'# {REVIEW_MARKER}', or empty them)",
+                            fuzzy,
+                        )
+                    )
         if problems:
             raise CommandError("translation catalogues:\n" + "\n".join(problems))
         self.stdout.write("i18n check OK")

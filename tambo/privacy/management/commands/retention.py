@@ -1,4 +1,5 @@
-"""``tambo retention [--dry-run]``: remove the documents of expedientes past their retention."""
+"""``tambo retention [--dry-run]``: remove the documents and answers of expedientes past their
+retention, and delete abandoned drafts past theirs."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from tambo.privacy.retention import apply_retention
 
 class Command(BaseCommand):
     help = (
-        "Remove the uploaded documents of concluded expedientes older than their procedure's "
-        "retention_years (audit entries are kept; idempotent)."
+        "Remove the uploaded documents and the answers of concluded expedientes older than "
+        "their procedure's retention_years, and delete drafts unfiled for longer than its "
+        "draft_retention_days (audit entries are kept; idempotent)."
     )
 
     def add_arguments(self, parser):
@@ -32,7 +34,11 @@ class Command(BaseCommand):
         verb = "would remove" if dry_run else "removed"
         self.stdout.write(
             f"{report.cases} expedientes past retention: {verb} {report.documents} documents "
-            f"({report.bytes} bytes)"
+            f"({report.bytes} bytes) and the answers of {report.answers}"
+        )
+        self.stdout.write(
+            f"{report.drafts} abandoned drafts past retention: {verb} them with "
+            f"{report.draft_documents} documents"
         )
         for number in report.numbers[:50]:
             self.stdout.write(f"  {number}")
