@@ -34,9 +34,10 @@ run: $(BIN)/.installed
 	mkdir -p var
 	$(BIN)/tambo migrate --noinput
 	$(BIN)/tambo collectstatic --noinput -v 0
-	$(BIN)/tambo demo
-	@echo "Tambo is at http://$(HOST):$(PORT)/"
-	$(BIN)/tambo runserver $(HOST):$(PORT)
+	$(BIN)/tambo demo --node http://$(HOST):$(PORT)
+	@echo "Tambo is at http://$(HOST):$(PORT)/ (with its task worker: evidence from other agencies, signing, sweeps)"
+	$(BIN)/tambo db_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/tambo runserver $(HOST):$(PORT)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -1,14 +1,24 @@
-"""Exchange between two nodes on loopback: signed request + verified answer latency, and the
-provider's throughput signed vs unsigned (the cost of the protocol as a ratio).
+"""Exchange between two nodes on loopback (issue 5's two figures):
+
+1. latency of a signed request and its verified answer: MTC's node calls
+   ``tambo.exchange.client.obtain`` (the real client: signs, sends, verifies the owner's
+   signature, the answer's binding to the request and its schema, writes its message log
+   and audit entry) 500 times one after the other against MDSI's node — p50/p95/p99;
+2. the provider node's throughput under 32 concurrent callers, signed vs the same endpoint
+   without the protocol, in the same run: the cost of the protocol as a ratio.
 
 MDSI's node (provider) runs gunicorn with 4 workers and the production settings on its own
-PostgreSQL database (tambo_bench_xa); MTC's node is a database (tambo_bench_xb), a key and
-a client process that calls ``tambo.exchange.client.obtain`` (the real client: signs, sends,
-verifies the owner's signature and the answer schema, logs). The unsigned ceiling is the
-same service handler behind ``/bench/x/...`` (TAMBO_BENCH_ENDPOINTS), without signatures,
-access checks or logs. Writes bench/out/exchange.md; databases dropped at the end.
+PostgreSQL database; MTC's node is a database, a key and the calling processes. For (2) the
+callers must not be what is measured: 4 processes x 8 threads, each process signs all its
+requests *before* the timed window (every one with its own nonce and request id, valid 60 s),
+and in the window both variants only send a prepared body and read the answer. The signed
+variant pays, on the provider, the signature and digest check, the nonce row, the access
+rule, the signed answer, the message log and its audit entry; the unsigned twin
+(``/bench/x/...``, only with TAMBO_BENCH_ENDPOINTS) does the rest of the same work (body,
+query schema, handler, answer schema, the citizen's access record). Writes
+bench/out/exchange.md; the databases are dropped at the end.
 
-    .venv/bin/python bench/bench_exchange.py [--calls 500] [--seconds 10]
+    .venv/bin/python bench/bench_exchange.py [--calls 500] [--seconds 10] [--processes 4]
 """
 
 from __future__ import annotations
@@ -44,27 +54,18 @@ DATABASES = {"MDSI": "tambo_bench_xa", "MTC": "tambo_bench_xb"}
 LATENCY_P95_MS = 30.0
 OVERHEAD_TARGET = 0.25
 
-# Runs inside the consumer's node (MTC's environment): the real client, sequentially, then
-# 32 threads signed, then 32 threads unsigned against the bench path.
-CLIENT = r"""
-import json, sys, threading, time, urllib.request
+# Runs inside MTC's node: the real client, sequentially (figure 1).
+LATENCY = r"""
+import json, sys, time
 import django
 django.setup()
 from tambo.exchange.client import Purpose, obtain
-from tambo.exchange.registry import registry
 
-calls, seconds, callers = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+calls = int(sys.argv[1])
 query = {"document_type": "dni", "document_number": "40111222"}
 purpose = Purpose("MTC-2026-0000001", "RADIOAFICIONADO", "TUO de la Ley 27444, art. 48")
 def signed():
     obtain("MTC", "licencias-funcionamiento", "1", query, purpose, subject_document="dni:40111222")
-node = registry().agency("MDSI").node.rstrip("/")
-body = json.dumps({"query": query}).encode()
-def unsigned():
-    request = urllib.request.Request(f"{node}/bench/x/licencias-funcionamiento/1", data=body,
-                                     headers={"content-type": "application/json"}, method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
 for _ in range(20):
     signed()
 latencies = []
@@ -72,24 +73,69 @@ for _ in range(calls):
     started = time.perf_counter()
     signed()
     latencies.append((time.perf_counter() - started) * 1000)
-def throughput(call):
-    done, errors, stop = [0], [0], time.monotonic() + seconds
-    def work():
-        while time.monotonic() < stop:
-            try:
-                call()
+print(json.dumps({"latencies": latencies}))
+"""
+
+# One calling process of figure 2 (MTC's environment): prepares every request first, says
+# "ready", waits for "go" on stdin, then its threads send for the given seconds.
+CALLER = r"""
+import json, sys, threading, time, urllib.error, urllib.request, uuid
+import django
+django.setup()
+from tambo.exchange.client import Purpose
+from tambo.exchange.registry import registry
+from tambo.exchange.signing import Message, sign_request
+
+mode, threads, seconds, prepared = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+query = {"document_type": "dni", "document_number": "40111222"}
+purpose = Purpose("MTC-2026-0000001", "RADIOAFICIONADO", "TUO de la Ley 27444, art. 48").__dict__
+body = json.dumps({"query": query, "purpose": purpose}, separators=(",", ":")).encode()
+node = registry().agency("MDSI").node.rstrip("/")
+requests = []
+for _ in range(prepared):
+    if mode == "signed":
+        url = f"{node}/x/v1/services/licencias-funcionamiento/1"
+        message = Message("POST", url, {
+            "content-type": "application/json",
+            "tambo-request-id": str(uuid.uuid4()),
+            "tambo-purpose": json.dumps(purpose, separators=(",", ":")),
+        })
+        sign_request(message, body, "MTC")
+        requests.append((url, dict(message.headers)))
+    else:
+        requests.append((f"{node}/bench/x/licencias-funcionamiento/1",
+                         {"content-type": "application/json"}))
+print("ready", flush=True)
+sys.stdin.readline()
+done, errors, lock, position = [0], [0], threading.Lock(), [0]
+exhausted = [False]
+stop = time.monotonic() + seconds
+def work():
+    while time.monotonic() < stop:
+        with lock:
+            if position[0] >= len(requests):
+                exhausted[0] = True
+                return
+            url, headers = requests[position[0]]
+            position[0] += 1
+        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                response.read()
+                ok = response.status == 200 and (mode != "signed" or "signature" in response.headers)
+        except (urllib.error.URLError, OSError):
+            ok = False
+        with lock:
+            if ok:
                 done[0] += 1
-            except Exception:
+            else:
                 errors[0] += 1
-    threads = [threading.Thread(target=work) for _ in range(callers)]
-    started = time.monotonic()
-    for t in threads: t.start()
-    for t in threads: t.join()
-    return done[0] / (time.monotonic() - started), errors[0]
-signed_rps, signed_errors = throughput(signed)
-unsigned_rps, unsigned_errors = throughput(unsigned)
-print(json.dumps({"latencies": latencies, "signed_rps": signed_rps, "signed_errors": signed_errors,
-                  "unsigned_rps": unsigned_rps, "unsigned_errors": unsigned_errors}))
+started = time.monotonic()
+pool = [threading.Thread(target=work) for _ in range(threads)]
+for t in pool: t.start()
+for t in pool: t.join()
+print(json.dumps({"done": done[0], "errors": errors[0], "seconds": time.monotonic() - started,
+                  "exhausted": exhausted[0]}), flush=True)
 """
 
 
@@ -175,12 +221,12 @@ class Node:
                 os.killpg(self.proc.pid, signal.SIGKILL)
 
 
-def report(result: dict, calls: int) -> str:
+def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.Namespace) -> str:
     from common import percentile
 
-    latencies = sorted(result["latencies"])
+    latencies = sorted(latencies)
     p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
-    overhead = 1 - result["signed_rps"] / result["unsigned_rps"]
+    overhead = 1 - signed["rps"] / unsigned["rps"]
     rows = [
         ("Signed request + verified answer, p50", f"{p50:.1f} ms", "", ""),
         (
@@ -191,45 +237,130 @@ def report(result: dict, calls: int) -> str:
         ),
         ("Signed request + verified answer, p99", f"{p99:.1f} ms", "", ""),
         (
-            "Provider, 32 callers, signed",
-            f"{result['signed_rps']:.0f} req/s ({result['signed_errors']} errors)",
+            f"Provider, {args.processes * args.threads} callers, signed",
+            f"{signed['rps']:.0f} req/s ({signed['errors']} errors)",
             "",
             "",
         ),
         (
-            "Provider, 32 callers, unsigned",
-            f"{result['unsigned_rps']:.0f} req/s ({result['unsigned_errors']} errors)",
+            f"Provider, {args.processes * args.threads} callers, same endpoint without the protocol",
+            f"{unsigned['rps']:.0f} req/s ({unsigned['errors']} errors)",
             "",
             "",
         ),
         (
-            "Cost of signing and checking (1 - signed/unsigned)",
+            "Cost of the protocol (1 - signed/unsigned)",
             f"{overhead:.0%}",
             f"<= {OVERHEAD_TARGET:.0%}",
             "PASS" if overhead <= OVERHEAD_TARGET else "FAIL",
         ),
     ]
+    warnings = [
+        f"WARNING: the {name} callers ran out of prepared requests; raise --prepared."
+        for name, result in (("signed", signed), ("unsigned", unsigned))
+        if result["exhausted"]
+    ]
     lines = [
         "## Exchange between two nodes (bench/bench_exchange.py)",
         "",
-        f"MDSI's node: gunicorn, 4 workers, production settings, PostgreSQL; {calls} sequential "
-        "calls of `obtain()` from MTC's node on loopback, then 32 concurrent callers (threads of "
-        "one client process, which also signs, verifies and logs: on a small machine the "
-        "client shares the CPU with the provider).",
+        f"MDSI's node: gunicorn, {args.workers} workers, production settings, PostgreSQL. "
+        f"Latency: {args.calls} sequential calls of `obtain()` from MTC's node on loopback "
+        "(sign, send, verify the signed answer and its schema, log). Throughput: "
+        f"{args.processes} processes x {args.threads} threads for {args.seconds:.0f} s each "
+        "way, requests signed before the timed window (the callers only send and read), the "
+        "unsigned twin doing the same work without signatures, nonce, access rule, message "
+        "log and audit entries.",
         "",
         "| Figure | Value | Target | Result |",
         "|---|---|---|---|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        *(["", *warnings] if warnings else []),
     ]
     return "\n".join(lines) + "\n"
+
+
+# The holder the calls ask about: an approved MDSI licence, so both variants do the same
+# handler work and write the citizen's access record.
+MAKE_HOLDER = """
+import io
+from django.utils import timezone
+from tambo.cases import actions
+from tambo.cases.models import Filing
+from tambo.catalog.queries import get_procedure
+from tambo.demo.samples import MINIMAL_PDF, file_fields, sample_answers
+from tambo.identity.models import User
+holder = User.objects.create(username="bodega", document_type="dni", document_number="40111222")
+proc = get_procedure("MDSI", "LF-RIESGO-BAJO")
+draft = actions.start_draft(holder, proc.current_version)
+actions.save_answers(holder, draft.pk, sample_answers(proc.current_version.file))
+for field in file_fields(proc.current_version.file):
+    actions.attach_document(holder, draft.pk, field.name, io.BytesIO(MINIMAL_PDF), "l.pdf")
+filing = actions.submit_draft(holder, draft.pk).filing
+Filing.objects.filter(pk=filing.pk).update(status="approved", decided_at=timezone.now())
+"""
+
+
+def throughput(consumer: Node, mode: str, args: argparse.Namespace) -> dict:
+    """Start the calling processes, wait until each has prepared its requests, let them go."""
+    callers = [
+        subprocess.Popen(
+            [
+                str(PYTHON),
+                "-c",
+                CALLER,
+                mode,
+                str(args.threads),
+                str(args.seconds),
+                str(args.prepared),
+            ],
+            env=consumer.env,
+            cwd=PROJECT_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(args.processes)
+    ]
+    try:
+        for caller in callers:
+            line = caller.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"a {mode} caller did not start: {line!r}")
+        for caller in callers:
+            caller.stdin.write("go\n")
+            caller.stdin.flush()
+        results = [
+            json.loads(caller.communicate(timeout=args.seconds + 120)[0]) for caller in callers
+        ]
+    finally:
+        for caller in callers:
+            if caller.poll() is None:
+                caller.kill()
+    window = max(r["seconds"] for r in results)
+    return {
+        "rps": sum(r["done"] for r in results) / window,
+        "errors": sum(r["errors"] for r in results),
+        "exhausted": any(r["exhausted"] for r in results),
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--callers", type=int, default=32)
+    parser.add_argument("--processes", type=int, default=4, help="calling processes")
+    parser.add_argument("--threads", type=int, default=8, help="threads per calling process")
+    parser.add_argument(
+        "--prepared", type=int, default=4000, help="requests each calling process prepares"
+    )
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers of the provider")
+    parser.add_argument(
+        "--databases",
+        default="tambo_bench_x",
+        help="prefix of the two throwaway databases (<prefix>a for MDSI, <prefix>b for MTC)",
+    )
     args = parser.parse_args()
+    DATABASES.update(MDSI=f"{args.databases}a", MTC=f"{args.databases}b")
     with tempfile.TemporaryDirectory(prefix="tambo-bench-exchange-") as tmp:
         root = Path(tmp)
         agencies = root / "agencies.yaml"
@@ -237,21 +368,24 @@ def main() -> int:
         try:
             provider.prepare()
             consumer.prepare()
-            provider.serve(workers=4)
+            provider.tambo("shell", "-c", MAKE_HOLDER)
+            provider.serve(workers=args.workers)
             done = subprocess.run(
-                [str(PYTHON), "-c", CLIENT, str(args.calls), str(args.seconds), str(args.callers)],
+                [str(PYTHON), "-c", LATENCY, str(args.calls)],
                 env=consumer.env,
                 cwd=PROJECT_DIR,
                 check=True,
                 capture_output=True,
                 text=True,
             )
-            result = json.loads(done.stdout.strip().splitlines()[-1])
+            latencies = json.loads(done.stdout.strip().splitlines()[-1])["latencies"]
+            signed = throughput(consumer, "signed", args)
+            unsigned = throughput(consumer, "unsigned", args)
         finally:
             provider.stop()
             for name in DATABASES.values():
                 _drop(name)
-    text = report(result, args.calls)
+    text = report(latencies, signed, unsigned, args)
     out = BENCH_DIR / "out"
     out.mkdir(exist_ok=True)
     (out / "exchange.md").write_text(text, encoding="utf-8")

@@ -29,6 +29,7 @@ from tambo.inbox.models import Notice
 from tambo.inbox.sms import FileSender, SmsError, send_sms
 
 from .conftest import answers_for, make_official, pdf_upload, procedure, without_file_field
+from .test_notice_copies import run_queued_copies
 
 pytestmark = pytest.mark.django_db
 T = transitions.TransitionInput
@@ -173,6 +174,9 @@ def test_sweep_notices_go_out_in_each_citizens_language(
     on_day = clock.now().replace(year=day.year, month=day.month, day=day.day, hour=15)
     with clock.frozen(on_day), django_capture_on_commit_callbacks(execute=True):
         assert sweep.run().counts["negative_silence"] == 2
+    # The copies go out from the task the sweep queued with its batch (tambo db_worker).
+    assert mail.outbox == [] and sms_file.sent() == []
+    run_queued_copies()
     es_notice = Notice.objects.get(filing=spanish, kind="negative_silence")
     en_notice = Notice.objects.get(filing=english, kind="negative_silence")
     assert "silencio administrativo negativo" in es_notice.title

@@ -115,17 +115,25 @@ def test_provider_down_filing_succeeds_retries_with_backoff_then_obtains(
         dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
     write_agency("MDSI", dead, mdsi["public_key"])
 
-    filing = file_radio(licence.citizen)  # the filing does not wait for the network
+    # Filed and first tried "200 s ago", so that the third attempt is due now (the
+    # signature library checks the real time, not Tambo's clock).
+    moment = clock.now() - dt.timedelta(seconds=200)
+    with clock.frozen(moment):
+        filing = file_radio(licence.citizen)  # the filing does not wait for the network
     row = ObtainedEvidence.objects.get(filing=filing)
-    moment = clock.now()
     with clock.frozen(moment):
         assert evidence.fetch(row.pk) == "pending"
         row.refresh_from_db()
         assert row.attempts == 1 and row.error_code == "provider_unavailable"
         assert row.next_attempt_at == moment + dt.timedelta(seconds=60)
+        assert evidence.fetch(row.pk) == "pending"  # run early (a duplicate task): no attempt
+        row.refresh_from_db()
+        assert row.attempts == 1
+    with clock.frozen(moment + dt.timedelta(seconds=60)):
         assert evidence.fetch(row.pk) == "pending"
         row.refresh_from_db()
-        assert row.next_attempt_at == moment + dt.timedelta(seconds=120)  # doubled
+        assert row.attempts == 2
+        assert row.next_attempt_at == moment + dt.timedelta(seconds=180)  # waits doubled
     queued = DBTaskResult.objects.filter(
         task_path=fetch_evidence_task.module_path,
         status="READY",
@@ -134,7 +142,7 @@ def test_provider_down_filing_succeeds_retries_with_backoff_then_obtains(
     )
     assert sorted(t.run_after for t in queued) == [
         moment + dt.timedelta(seconds=60),
-        moment + dt.timedelta(seconds=120),
+        moment + dt.timedelta(seconds=180),
     ]
     official = make_official("evaluadora", "MTC", ["evaluator"])
     login_official(client, official)
@@ -149,6 +157,7 @@ def test_provider_down_filing_succeeds_retries_with_backoff_then_obtains(
 
 def test_the_last_retry_fails_the_evidence(settings, licence):
     settings.TAMBO_EXCHANGE_MAX_ATTEMPTS = 2
+    settings.TAMBO_EXCHANGE_RETRY_BASE_SECONDS = 0  # the second attempt is due at once
     live = yaml.safe_load(Path(settings.TAMBO_EXCHANGE_AGENCIES).read_text())
     mdsi = next(a for a in live["agencies"] if a["code"] == "MDSI")
     write_agency("MDSI", "http://127.0.0.1:9", mdsi["public_key"])

@@ -26,6 +26,7 @@ TEMPLATES = sorted((REPO / "tambo").rglob("templates/**/*.html"))
 # Rendered to PDF by WeasyPrint, never served as HTML: their <style> is the document's own.
 PDF_TEMPLATES = {
     "cases/receipt_pdf.html",
+    "cases/evidence_certificate_pdf.html",
     "cases/documents/resolution.html",
     "cases/documents/silence_certificate.html",
     "documents/sample_resolution_pdf.html",

@@ -329,12 +329,31 @@ class ObtainedEvidence(models.Model):
     data = models.JSONField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
     error_code = models.CharField(max_length=40, blank=True)
+    # The attempt in flight: set (with ``request_id``) before the network call, so a second
+    # task for the same row (a re-queued one) does not fetch it again while it is fresh.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # When a signed constancia listing this row was issued (obtained rows only).
+    reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["filing", "requirement"], name="evidence_once")
         ]
-        indexes = [models.Index(fields=["status", "obtained_at"], name="evidence_status_at")]
+        indexes = [
+            models.Index(fields=["status", "obtained_at"], name="evidence_status_at"),
+            # The sweep's look-ups: pending rows past their next attempt, obtained rows that
+            # no constancia lists yet. Both sets stay small.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="evidence_pending_due",
+            ),
+            models.Index(
+                fields=["obtained_at"],
+                condition=models.Q(status="obtained", reported_at__isnull=True),
+                name="evidence_unreported",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.filing_id} {self.requirement} ({self.status})"

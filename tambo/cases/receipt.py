@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from tambo.core import clock
 from tambo.identity.language import in_language_of
 
 from .models import Filing
@@ -67,6 +68,9 @@ def _issue_receipt(filing: Filing, issue_pdf):  # type: ignore[no-untyped-def]
             "status_qr_svg": status_qr.svg_data_uri(scale=3, border=1),
             "status_url": status_url(filing),
             "site_name": settings.TAMBO_SITE_NAME,
+            # Obtained requirements are printed as they stand now; the receipt is never
+            # re-issued, what arrives later gets its own constancia (evidence_certificate).
+            "evidence_as_of": clock.now(),
         },
         subject_type="filing",
         subject_id=filing.number,

@@ -140,16 +140,14 @@ def _notices(
                         *ids,
                     ],
                 )
-    # E-mail and SMS copies once the batch is committed, each in its citizen's language.
-    keys = [f"{pk}:{kind}" for pk in ids]
-    transaction.on_commit(lambda: _send_copies(keys))
+    # The batch's e-mail and SMS copies: one task, queued in the batch's own transaction
+    # (the database task backend), so it exists exactly when the notices do — a crash
+    # before the commit leaves neither, after it the worker sends them (in batches,
+    # each copy at most once: tambo.inbox.actions.send_copies_batch). The sweep itself
+    # never waits on a mail server.
+    from tambo.inbox.tasks import send_notice_copies_task
 
-
-def _send_copies(once_keys: list[str]) -> None:
-    from tambo.inbox.actions import send_copies
-
-    for notice_id in Notice.objects.filter(once_key__in=once_keys).values_list("pk", flat=True):
-        send_copies(notice_id)
+    send_notice_copies_task.enqueue(kind, ids)
 
 
 def _triggered(
@@ -283,6 +281,11 @@ def run(today: dt.date | None = None) -> SweepReport:
     _warnings(
         report, "due_soon", Q(due_soon_on__lte=today, due_on__gte=today), "warned_due_soon_at", now
     )
+    from .evidence import requeue_lost
+
+    requeued = requeue_lost()
+    if requeued:
+        report.add("evidence_requeued", requeued)
     return report
 
 
@@ -296,9 +299,11 @@ def _enqueue_documents() -> None:
 
 
 def issue_pending_documents(limit: int = 500) -> int:
-    """Sign the documents the sweep decided (one transaction per expediente)."""
+    """Sign the documents the sweep decided (one transaction per expediente), and the
+    constancias of obtained documents still due."""
     from tambo.inbox.models import Notice as NoticeModel
 
+    from .evidence_certificate import issue_due_certificates
     from .transitions import TransitionInput, produce_document
 
     issued = 0
@@ -331,4 +336,4 @@ def issue_pending_documents(limit: int = 500) -> int:
                 document_code=code
             )
             issued += 1
-    return issued
+    return issued + issue_due_certificates()

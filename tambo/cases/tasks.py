@@ -50,3 +50,12 @@ def fetch_evidence_task(evidence_id: int) -> str:
     from .evidence import fetch
 
     return fetch(evidence_id)
+
+
+@task()
+def issue_evidence_certificate_task(filing_id: int) -> str:
+    """Issue the constancia of the documents obtained for a filing, once none is pending."""
+    from .evidence_certificate import issue_certificate
+
+    document = issue_certificate(filing_id)
+    return document.code if document is not None else ""

@@ -30,13 +30,17 @@ def one_insert(request: HttpRequest) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def unsigned_service(request: HttpRequest, code: str, version: str) -> JsonResponse:
-    """The exchange service's handler without signatures, access checks or logs.
+    """The exchange service's endpoint without the protocol: no signatures, nonce, access
+    rule, message log or audit entries.
 
-    bench/bench_exchange.py compares the signed endpoint's throughput with this one, so
-    the ratio is the cost of the protocol (signing, verifying, nonce row, logs).
+    bench/bench_exchange.py sends it the same body as the signed endpoint and compares the
+    throughputs, so the ratio is the cost of the protocol alone: it does everything else
+    the signed endpoint does (parse the body, check the query, run the handler, check the
+    answer, record the citizen's "who read my data" entry, answer JSON).
     """
     import jsonschema
 
+    from tambo.exchange.provider import tell_the_citizen
     from tambo.exchange.registry import registry
     from tambo.exchange.services import HANDLERS
 
@@ -44,12 +48,14 @@ def unsigned_service(request: HttpRequest, code: str, version: str) -> JsonRespo
     if service is None or code not in HANDLERS:
         return JsonResponse({"error": {"code": "unknown_service"}}, status=404)
     try:
-        query = json.loads(request.body)["query"]
-        jsonschema.validate(query, service.request)
+        payload = json.loads(request.body)
+        query, purpose = payload["query"], payload["purpose"]
+        service.check_query(query)
     except (ValueError, KeyError, TypeError, jsonschema.ValidationError):
         return JsonResponse({"error": {"code": "bad_query"}}, status=422)
     answer = HANDLERS[code](service.owner, query)
-    jsonschema.validate(answer, service.response)
+    service.check_answer(answer)
+    tell_the_citizen(query, service, "BENCH", purpose)
     return JsonResponse(answer)
 
 

@@ -17,6 +17,7 @@ class DocumentKind(models.TextChoices):
     RECEIPT = "receipt", _("Cargo de recepción")
     RESOLUTION = "resolution", _("Resolución")
     SILENCE_CERTIFICATE = "silence_certificate", _("Constancia de silencio administrativo")
+    EVIDENCE_CERTIFICATE = "evidence_certificate", _("Constancia de documentos obtenidos")
     OTHER = "other", _("Otro documento")
 
 

@@ -46,6 +46,7 @@ ALLOWED_FIELDS: dict[str, tuple[str, ...]] = {
     DocumentKind.RECEIPT: (*_COMMON, "recepcion", "plazo"),
     DocumentKind.RESOLUTION: (*_COMMON, "decision", "vigencia"),
     DocumentKind.SILENCE_CERTIFICATE: (*_COMMON, "decision", "plazo", "vigencia"),
+    DocumentKind.EVIDENCE_CERTIFICATE: _COMMON,
     DocumentKind.OTHER: _COMMON,
 }
 

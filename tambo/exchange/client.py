@@ -46,11 +46,14 @@ def obtain(
     *,
     subject_document: str = "",
     timeout: float | None = None,
+    request_id: str | None = None,
 ) -> Obtained:
     """Ask ``service_code/version`` for ``query`` on behalf of agency ``consumer``.
 
     Raises :class:`ExchangeError`: ``retry`` is true when the provider did not answer
     (timeout, connection refused, 5xx), false when it refused or answered wrongly.
+    ``request_id`` lets the caller fix the id beforehand (recorded with its attempt, so the
+    attempt and both logs can be matched); a new one is made otherwise.
     """
     service = registry().service(service_code, version)
     if service is None:
@@ -58,7 +61,7 @@ def obtain(
             "unknown_service", f"{service_code}/{version} no figura en el registro."
         )
     owner = registry().agency(service.owner)
-    request_id = str(uuid.uuid4())
+    request_id = request_id or str(uuid.uuid4())
     body = json.dumps(
         {"query": query, "purpose": purpose.__dict__}, ensure_ascii=False, separators=(",", ":")
     ).encode()
@@ -157,7 +160,7 @@ def _check_answer(
             str(error.get("code", "refused")), str(error.get("message", "")), status=status
         )
     try:
-        jsonschema.validate(data, service.response)
+        service.check_answer(data)
     except jsonschema.ValidationError as error:
         raise ExchangeError(
             "bad_answer", f"La respuesta no cumple el esquema: {error.message}"

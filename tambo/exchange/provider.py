@@ -48,7 +48,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
     }
     try:
         service = registry().service(code, version)
-        if service is None or not keys.key_path(service.owner).exists():
+        if service is None or not keys.hosts(service.owner):
             raise ExchangeError("unknown_service", "Este nodo no presta ese servicio.", status=404)
         context["provider"] = service.owner
         if len(body) > MAX_BODY:
@@ -69,8 +69,9 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             context["subject_document"] = (
                 f"{query.get('document_type', '')}:{query['document_number']}"[:20]
             )
-        if not log.first_use(verified.key_id, verified.nonce):
-            raise refused("replayed", "Esta solicitud firmada ya fue atendida (nonce repetido).")
+        # From here on every answer records the nonce, in the log's own transaction: a
+        # replay (even one served at the same moment) gets "replayed" instead.
+        context["nonce_key"] = (verified.key_id, verified.nonce)
         if service.allows(verified.agency, purpose["procedure"]) is None:
             raise ExchangeError(
                 "not_authorised",
@@ -79,15 +80,17 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
                 status=403,
             )
         try:
-            jsonschema.validate(query, service.request)
+            service.check_query(query)
         except jsonschema.ValidationError as error:
             raise ExchangeError(
                 "bad_query", f"Consulta no válida: {error.message}", status=422
             ) from None
         answer = HANDLERS[code](service.owner, query)
-        jsonschema.validate(answer, service.response)  # never sign an answer that breaks the schema
-        _tell_the_citizen(query, service, verified.agency, purpose)
-        return _answer(200, answer, message, nonce, context, started)
+        service.check_answer(answer)  # never sign an answer that breaks the schema
+        response = _answer(200, answer, message, nonce, context, started)
+        if response.status_code == 200:
+            tell_the_citizen(query, service, verified.agency, purpose)
+        return response
     except ExchangeError as error:
         return _answer(
             error.status,
@@ -99,7 +102,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
         )
 
 
-def _tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
+def tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
     """The answer carried a citizen's data: it goes into their "who read my data" log."""
     if not isinstance(query, dict) or not query.get("document_number"):
         return
@@ -168,8 +171,11 @@ def _answer(
     response = HttpResponse(body, status=status, content_type="application/json")
     for name, value in headers.items():
         response[name] = value
+    context = dict(context)
+    nonce_key = context.pop("nonce_key", None)
     context.setdefault("outcome", "ok" if status == 200 else "error")
-    log.write(
+    written = log.write(
+        nonce=nonce_key,
         direction="in",
         http_status=status,
         duration_ms=(time.perf_counter() - started) * 1000,
@@ -177,4 +183,14 @@ def _answer(
         answer_body=body.decode(),
         **context,
     )
+    if written is None:  # the nonce was already used: this is a replay
+        error = refused("replayed", "Esta solicitud firmada ya fue atendida (nonce repetido).")
+        return _answer(
+            error.status,
+            {"error": {"code": error.code, "message": error.message}},
+            None,
+            nonce,
+            {**context, "outcome": error.code},
+            started,
+        )
     return response

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass, field
+from functools import cache
 
 import http_sf
 from http_message_signatures import (
@@ -77,13 +78,15 @@ class _Keys(HTTPSignatureKeyResolver):
         entry = registry().by_key_id(key_id)
         if entry is None:
             raise refused("unknown_key", f"La clave {key_id!r} no figura en el registro.")
-        return entry.verification_key()
+        return entry.verification_key(key_id)
 
     def resolve_private_key(self, key_id: str):
-        return keys.signing_key(self.agency_code)
+        return keys.signing_key(self.agency_code, key_id)
 
 
+@cache
 def _signer(agency: str) -> HTTPMessageSigner:
+    """One signer per agency and process (it holds no per-message state)."""
     return HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Keys(agency))
 
 
@@ -150,10 +153,14 @@ def verify(
     the database.
     """
     params = _signature_params(message.headers)
-    entry = registry().by_key_id(str(params.get("keyid", "")))
+    key_id = str(params.get("keyid", ""))
+    entry = registry().by_key_id(key_id)
     if entry is None:
         raise refused("unknown_key", "La clave de la firma no figura en el registro.")
     now = clock.now()
+    retired = entry.expires(key_id)
+    if retired is not None and retired <= now:
+        raise refused("key_expired", "La clave de la firma fue reemplazada y ya venció.")
     try:
         created = dt.datetime.fromtimestamp(int(params["created"]), tz=dt.UTC)
         expires = dt.datetime.fromtimestamp(int(params["expires"]), tz=dt.UTC)
@@ -173,6 +180,4 @@ def verify(
         )
     except HTTPMessageSignaturesException as error:
         raise refused("bad_signature", f"Firma no válida: {error}") from None
-    return Verified(
-        agency=entry.code, key_id=entry.key_id, nonce=str(params["nonce"]), created=created
-    )
+    return Verified(agency=entry.code, key_id=key_id, nonce=str(params["nonce"]), created=created)

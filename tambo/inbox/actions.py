@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from tambo.catalog.queries import agency_calendar
@@ -17,8 +20,8 @@ from tambo.core.errors import NotFound
 from tambo.identity import policy
 from tambo.identity.language import in_language_of
 
-from .models import Notice
-from .outbox import queue_sms
+from .models import Notice, OutgoingSms
+from .outbox import deliver
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +82,7 @@ def deposit(
 
 def send_copies(notice_id: int) -> None:
     """After commit: the e-mail copy, and the SMS alert for citizens without e-mail (or who asked)."""
-    email_copy(notice_id)
-    sms_copy(notice_id)
+    send_copies_batch([notice_id])
 
 
 def notice_link(notice: Notice) -> str:
@@ -100,42 +102,146 @@ def wants_sms(citizen: Any) -> bool:
     return bool(citizen.phone) and (not citizen.email or citizen.sms_notices)
 
 
-def sms_copy(notice_id: int) -> None:
-    """Send the SMS alert for a notice, in the citizen's language; at most once per notice.
+# Copies claimed, sent and recorded per chunk: a crash between claiming and sending loses at
+# most one chunk's alerts (the notices themselves are in the casilla), never sends one twice.
+COPY_CHUNK = 200
 
-    Through the outbox (``outbox.queue_sms``): a gateway failure is retried by the task
-    worker, ``texted_at`` is set when it is sent; the casilla holds the notice either way.
+
+@dataclass
+class CopiesReport:
+    emailed: int = 0
+    texted: int = 0
+    failed: int = 0
+
+
+def send_copies_batch(notice_ids: list[int]) -> CopiesReport:
+    """The e-mail and SMS copies of many notices (the sweep's batches; one notice too).
+
+    Per chunk: one query claims the e-mail copies still unsent (``emailed_at`` set under
+    ``SELECT ... FOR UPDATE SKIP LOCKED``, with the citizen's address and language joined in)
+    and commits; every e-mail goes through one mail connection; the ones that failed are
+    released (flag back to NULL) by one UPDATE, so a later run may send them. At most once: a
+    copy whose flag is set is never sent again, by this run, a concurrent one or a retried
+    task. SMS alerts go into the SMS outbox (one row per notice, ``notice:<id>``), which sends
+    them, retries a gateway failure with backoff and sets ``texted_at`` once sent.
     """
-    notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
-    if notice is None or notice.texted_at or not wants_sms(notice.citizen):
-        return
-    with in_language_of(notice.citizen):
-        text = sms_text(notice.filing.number, notice_link(notice))
-    queue_sms(notice.citizen.phone, text, once_key=f"notice:{notice.pk}", purpose="notice")
+    report = CopiesReport()
+    ids = sorted(set(notice_ids))
+    for start in range(0, len(ids), COPY_CHUNK):
+        chunk = ids[start : start + COPY_CHUNK]
+        emails = _claim(chunk, "emailed_at", Q(citizen__email__gt=""))
+        sent, failed = _send_emails(emails)
+        report.emailed += sent
+        report.failed += len(failed)
+        _release("emailed_at", failed)
+        sent, failed = _queue_texts(chunk)
+        report.texted += sent
+        report.failed += failed
+    return report
 
 
-def email_copy(notice_id: int) -> None:
-    """Send the e-mail alert for a notice (never the notice's legal effect itself)."""
-    notice = Notice.objects.select_related("citizen", "filing").filter(pk=notice_id).first()
-    if notice is None or not notice.citizen.email or notice.emailed_at:
-        return
-    link = notice_link(notice)
-    try:
-        with in_language_of(notice.citizen):
-            send_mail(
-                subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
-                message=_(
-                    "Tiene una nueva notificación sobre el expediente %(number)s.\n"
-                    "Léala en su casilla electrónica: %(link)s\n"
-                )
-                % {"number": notice.filing.number, "link": link},
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                recipient_list=[notice.citizen.email],
+def _claim(ids: list[int], flag: str, wanted: Q) -> list[Notice]:
+    with transaction.atomic():
+        notices = list(
+            Notice.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(wanted, pk__in=ids, **{f"{flag}__isnull": True})
+            .select_related("citizen", "filing")
+            .only(
+                "pk",
+                "title",
+                "citizen__email",
+                "citizen__phone",
+                "citizen__language",
+                "filing__number",
             )
-    except OSError:
-        log.warning("e-mail copy of notice %s not sent; the notice is in the casilla", notice.pk)
-        return
-    Notice.objects.filter(pk=notice.pk).update(emailed_at=clock.now())
+            .order_by("pk")
+        )
+        if notices:
+            Notice.objects.filter(pk__in=[n.pk for n in notices]).update(**{flag: clock.now()})
+    return notices
+
+
+def _release(flag: str, ids: list[int]) -> None:
+    if ids:
+        Notice.objects.filter(pk__in=ids).update(**{flag: None})
+
+
+def _send_emails(notices: list[Notice]) -> tuple[int, list[int]]:
+    """Send the e-mail alerts over one connection; returns (sent, ids that failed)."""
+    if not notices:
+        return 0, []
+    messages = []
+    for notice in notices:
+        with in_language_of(notice.citizen):
+            body = _(
+                "Tiene una nueva notificación sobre el expediente %(number)s.\n"
+                "Léala en su casilla electrónica: %(link)s\n"
+            ) % {"number": notice.filing.number, "link": notice_link(notice)}
+        messages.append(
+            EmailMessage(
+                subject=f"[{settings.TAMBO_SITE_NAME}] {notice.title}",
+                body=body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[notice.citizen.email],
+            )
+        )
+    sent, failed = 0, []
+    connection = get_connection()
+    try:
+        connection.open()
+        for notice, message in zip(notices, messages, strict=True):
+            try:
+                sent += connection.send_messages([message]) or 0
+            except OSError:  # smtplib errors are OSErrors: this copy is released for a retry
+                failed.append(notice.pk)
+    except OSError:  # the mail server could not be reached at all
+        failed = [n.pk for n in notices]
+        sent = 0
+    finally:
+        with contextlib.suppress(OSError):
+            connection.close()
+    if failed:
+        log.warning("%s e-mail copies not sent; the notices are in the casilla", len(failed))
+    return sent, failed
+
+
+def _queue_texts(ids: list[int]) -> tuple[int, int]:
+    """Queue the SMS alerts of these notices in the outbox (once per notice) and make each
+    new row's first attempt; returns (sent, failed or waiting for a retry)."""
+    wanted = Q(citizen__phone__gt="") & (Q(citizen__email="") | Q(citizen__sms_notices=True))
+    notices = (
+        Notice.objects.filter(wanted, pk__in=ids, texted_at__isnull=True)
+        .select_related("citizen", "filing")
+        .only("pk", "citizen__phone", "citizen__language", "filing__number")
+        .order_by("pk")
+    )
+    now = clock.now()
+    rows = []
+    for notice in notices:
+        with in_language_of(notice.citizen):
+            text = sms_text(notice.filing.number, notice_link(notice))
+        rows.append(
+            OutgoingSms(
+                once_key=f"notice:{notice.pk}",
+                purpose="notice",
+                to=notice.citizen.phone,
+                text=text,
+                created_at=now,
+            )
+        )
+    if not rows:
+        return 0, 0
+    OutgoingSms.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+    fresh = OutgoingSms.objects.filter(
+        once_key__in=[r.once_key for r in rows], status=OutgoingSms.Status.PENDING, attempts=0
+    ).values_list("pk", flat=True)
+    sent = failed = 0
+    for sms_id in fresh:  # rows queued by an earlier run are the retry task's
+        if deliver(sms_id) == OutgoingSms.Status.SENT:
+            sent += 1
+        else:
+            failed += 1
+    return sent, failed
 
 
 def mark_read(user: Any, notice_id: int) -> Notice:

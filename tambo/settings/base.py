@@ -343,10 +343,17 @@ TAMBO_EXCHANGE_AGENCIES = Path(
     os.environ.get("TAMBO_EXCHANGE_AGENCIES", VAR_DIR / "exchange" / "agencies.yaml")
 )
 TAMBO_EXCHANGE_TIMEOUT = float(os.environ.get("TAMBO_EXCHANGE_TIMEOUT", "5"))
+# How often a process looks whether the registry files changed (seconds).
+TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS = float(
+    os.environ.get("TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS", "1")
+)
 # Obtained requirements: attempts while the provider does not answer, and the first wait
 # (doubled after each attempt).
 TAMBO_EXCHANGE_MAX_ATTEMPTS = env_int("TAMBO_EXCHANGE_MAX_ATTEMPTS", 6)
 TAMBO_EXCHANGE_RETRY_BASE_SECONDS = env_int("TAMBO_EXCHANGE_RETRY_BASE_SECONDS", 60)
+# The sweep queues a pending fetch again when its next attempt is this overdue and no task
+# for it is queued or running (a worker killed, the task queue lost).
+TAMBO_EXCHANGE_REQUEUE_AFTER_SECONDS = env_int("TAMBO_EXCHANGE_REQUEUE_AFTER_SECONDS", 300)
 # Exposes /bench/insert (the one-INSERT ceiling) for benchmark runs only.
 TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
 # Background tasks (sweeps, document signing) through the Django Tasks API, stored in the

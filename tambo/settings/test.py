@@ -25,6 +25,10 @@ WHITENOISE_USE_FINDERS = True
 # Signing keys for tests: a session-wide demo PKI created by tests/conftest.py.
 TAMBO_SIGNING_KEYS = Path(tempfile.mkdtemp(prefix="tambo-test-keys-"))
 TAMBO_CHECKPOINT_KEY = TAMBO_SIGNING_KEYS / "audit-checkpoint.pem"
+# Tests change the registry files and expect the change at once.
+TAMBO_EXCHANGE_REGISTRY_CHECK_SECONDS = 0
+# The exchange registry's agencies file: `tambo demo` in a test writes it here, never in var/.
+TAMBO_EXCHANGE_AGENCIES = Path(tempfile.mkdtemp(prefix="tambo-test-exchange-")) / "agencies.yaml"
 # Seal after every commit, so tests see the chain at once.
 TAMBO_AUDIT_SEAL_INTERVAL = 0
 # Rate limits stay on in tests, high enough that no test meets them by accident;

@@ -21,8 +21,9 @@ from .harness import VENV_BIN, tambo
 
 pytestmark = pytest.mark.faults
 
-# Each notice now also gets its e-mail/SMS copies sent after its batch commits, one by one,
-# so the data is kept small enough for a run of a few minutes.
+# Each batch also queues one task for its notices' e-mail/SMS copies (in the batch's own
+# transaction); the worker sends them in chunks after the sweep. The data is kept small
+# enough for a run of a few minutes.
 ROWS = 6_000
 
 GENERATE = f"""

@@ -99,6 +99,12 @@ class Command(BaseCommand):
             "agency, unit and state, with one citizen per 20 (PostgreSQL only)",
         )
         parser.add_argument(
+            "--node",
+            default=settings.TAMBO_PUBLIC_URL,
+            help="this node's base URL, listed in the exchange registry for every demo agency "
+            "(default TAMBO_PUBLIC_URL)",
+        )
+        parser.add_argument(
             "--code",
             metavar="USERNAME",
             help="print the current second-factor code of a demo official and stop",
@@ -121,7 +127,15 @@ class Command(BaseCommand):
             f"in {time.monotonic() - started:.1f} s"
         )
 
-    def handle(self, *args, catalog: Path, scale: int = 0, code: str | None = None, **options):
+    def handle(
+        self,
+        *args,
+        catalog: Path,
+        scale: int = 0,
+        code: str | None = None,
+        node: str = "",
+        **options,
+    ):
         if code:
             self._print_code(code)
             return
@@ -138,6 +152,7 @@ class Command(BaseCommand):
         )
         call_command("keys", "demo", stdout=self.stdout)
         call_command("audit", "keygen", stdout=self.stdout)
+        self._exchange_keys(node or settings.TAMBO_PUBLIC_URL)
         self._user("admin", "Admin", "Tambo", is_staff=True, is_superuser=True)
         citizens = {}
         for username, first, last, dni, email, lang in CITIZENS:
@@ -184,6 +199,28 @@ class Command(BaseCommand):
             )
         )
         self._second_factors()
+
+    def _exchange_keys(self, node: str) -> None:
+        """One installation hosting every demo agency: each gets its exchange key on this node
+        (under TAMBO_SIGNING_KEYS, i.e. var/keys/exchange) and its entry, with this node's URL,
+        in the agencies file (TAMBO_EXCHANGE_AGENCIES, var/exchange/agencies.yaml). An agency
+        the file places on another node, whose key this node lacks, is left alone."""
+        from tambo.exchange import keys
+        from tambo.exchange.registry import registry, write_agency
+
+        hosted = []
+        for agency in Agency.objects.order_by("code"):
+            entry = registry().agency(agency.code)
+            if entry is not None and not keys.hosts(agency.code):
+                self.stdout.write(f"exchange: {agency.code} is hosted by {entry.node}; left alone")
+                continue
+            key_id, public_key = keys.ensure_key(agency.code)
+            write_agency(agency.code, node, public_key, key_id=key_id)
+            hosted.append(agency.code)
+        self.stdout.write(
+            f"exchange: {', '.join(hosted) or 'no agency'} on this node ({node}); registry "
+            f"{settings.TAMBO_EXCHANGE_AGENCIES}"
+        )
 
     def _second_factors(self) -> None:
         """Officials and staff need a second factor: give each an authenticator secret
@@ -239,4 +276,35 @@ class Command(BaseCommand):
             filing = actions.submit_draft(citizen, draft.pk, data_consent=True).filing
             for official, transition, given in steps:
                 transitions.take(officials[official], filing.number, transition, given)
-        self.stdout.write(f"filed {len(STORY)} demo expedientes")
+        extra = self._once_only(citizens["ana"], officials, rng)
+        self.stdout.write(f"filed {len(STORY) + extra} demo expedientes")
+
+    def _once_only(self, citizen: User, officials: dict[str, User], rng: random.Random) -> int:
+        """Ana holds an operating licence from MDSI and applies to MTC for an amateur radio
+        authorisation: MTC obtains the licence from MDSI instead of asking her for it (the
+        fetch runs in `tambo db_worker`, which `make run` starts beside the server)."""
+        shop = Procedure.objects.filter(agency__code="MDSI", code="LF-RIESGO-BAJO").first()
+        radio = Procedure.objects.filter(agency__code="MTC", code="RADIOAFICIONADO").first()
+        if shop is None or radio is None:  # a catalogue without them (--catalog)
+            return 0
+        licence = self._file(citizen, shop, rng)
+        for official, transition, given in [
+            ("mesa", "admit", T()),
+            ("evaluador", "propose", T(report="Cumple los requisitos del TUPA.")),
+            ("firmante", "approve", T(reason="Giro compatible con la zonificación.")),
+        ]:
+            transitions.take(officials[official], licence.number, transition, given)
+        self._file(citizen, radio, rng)
+        return 2
+
+    def _file(self, citizen: User, procedure: Procedure, rng: random.Random) -> Filing:
+        """File ``procedure`` for ``citizen`` with sample answers and its required files."""
+        version = procedure.current_version
+        draft = actions.start_draft(citizen, version)
+        actions.save_answers(citizen, draft.pk, sample_answers(version.file, rng))
+        for field in file_fields(version.file):
+            if field.required:  # an optional upload may be obtained from another agency
+                actions.attach_document(
+                    citizen, draft.pk, field.name, io.BytesIO(MINIMAL_PDF), f"{field.name}.pdf"
+                )
+        return actions.submit_draft(citizen, draft.pk, data_consent=True).filing
