@@ -73,12 +73,15 @@ def test_reset_tears_down_open_and_new_connections_then_passing_recovers(proxy):
         if not sock.recv(4096):  # an orderly close would be a FIN, not the reset asked for
             raise AssertionError("closed with FIN, not RST")
     sock.close()
-    fresh = socket.create_connection(("127.0.0.1", proxy.port), timeout=2)
-    time.sleep(0.2)
+    # A new connection is reset as soon as it is accepted (connect itself may see the RST).
     with pytest.raises((ConnectionResetError, BrokenPipeError)):
-        fresh.sendall(b"x")
-        fresh.recv(4096)
-    fresh.close()
+        fresh = socket.create_connection(("127.0.0.1", proxy.port), timeout=2)
+        try:
+            time.sleep(0.2)
+            fresh.sendall(b"x")
+            fresh.recv(4096)
+        finally:
+            fresh.close()
     proxy.passing()
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=2) as sock:
         assert round_trip(sock)[0] == b"ping"
