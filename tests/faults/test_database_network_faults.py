@@ -19,6 +19,7 @@ verifies.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -39,6 +40,8 @@ ANSWER_TIMEOUT_MS = 2500  # tambo.core.dbwait's bound on any wait of an open con
 ANSWER_LIMIT = ANSWER_TIMEOUT_MS / 1000 + CONNECT_TIMEOUT_S + 3.0
 RECOVERY_LIMIT = 5.0
 CLIENTS = WORKERS = 3  # one request per worker: no queueing inflates the times measured
+# TAMBO_FAULTS_ROUNDS=N repeats each fault N times (each on a fresh database).
+ROUNDS = range(int(os.environ.get("TAMBO_FAULTS_ROUNDS", "1")))
 
 
 @pytest.fixture
@@ -161,13 +164,17 @@ def check_filings_once(site, sent: list[Sent], tmp_path) -> None:
     tambo(site.env(), "audit", "verify")
 
 
-def test_latency_small_serves_large_answers_503_within_the_timeouts(site, proxied, tmp_path):
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_latency_small_serves_large_answers_503_within_the_timeouts(
+    site, proxied, tmp_path, round_
+):
     proxy, server = proxied
     proxy.latency(0.01)  # 20 ms per round trip: slower, still served
     load = Load(server.port, site.tokens, site.plain, CLIENTS, timeout=ANSWER_LIMIT + 15)
     load.start()
     time.sleep(3)
     load.stop()
+    before = load.sent
     slow = check_answers(load, ANSWER_LIMIT)
     assert slow.keys() <= {200, 201}, slow
     assert sum(slow.values()) >= 6, slow
@@ -179,10 +186,11 @@ def test_latency_small_serves_large_answers_503_within_the_timeouts(site, proxie
     statuses = check_answers(load, ANSWER_LIMIT, fault_at)
     print(f"\nlatency: {slow} at 10 ms; {statuses} at 3 s")
     check_fault_then_recovery(load, fault_at, healed_at, served_at)
-    check_filings_once(site, load.sent, tmp_path)
+    check_filings_once(site, before + load.sent, tmp_path)
 
 
-def test_resets_answer_503_then_the_service_recovers(site, proxied, tmp_path):
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_resets_answer_503_then_the_service_recovers(site, proxied, tmp_path, round_):
     proxy, server = proxied
     load, fault_at, healed_at, served_at = run_fault(site, server, proxy, proxy.reset, 3)
     statuses = check_answers(load, ANSWER_LIMIT, fault_at)
@@ -194,7 +202,8 @@ def test_resets_answer_503_then_the_service_recovers(site, proxied, tmp_path):
     check_filings_once(site, load.sent, tmp_path)
 
 
-def test_blackhole_never_hangs_a_request_and_the_service_recovers(site, proxied, tmp_path):
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_blackhole_never_hangs_a_request_and_the_service_recovers(site, proxied, tmp_path, round_):
     proxy, server = proxied
     load, fault_at, healed_at, served_at = run_fault(site, server, proxy, proxy.blackhole, 8)
     statuses = check_answers(load, ANSWER_LIMIT, fault_at)
