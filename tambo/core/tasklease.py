@@ -46,7 +46,7 @@ def lease_seconds() -> float:
 
 def renew_interval() -> float:
     """Renew three times per lease (at most every minute), so one missed renewal is harmless."""
-    return max(0.2, min(lease_seconds() / 3, 60.0))
+    return max(0.1, min(lease_seconds() / 3, 60.0))
 
 
 def renew(worker_id: str) -> int:

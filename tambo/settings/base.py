@@ -351,7 +351,7 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # A task RUNNING whose worker stopped renewing its lease for this long (the worker was killed)
 # is put back to READY by the other workers' lease keepers (tambo.core.tasklease); one that
 # loses its worker more than TAMBO_TASK_MAX_RECLAIMS times is marked FAILED.
-TAMBO_TASK_LEASE_SECONDS = env_int("TAMBO_TASK_LEASE_SECONDS", 300)
+TAMBO_TASK_LEASE_SECONDS = float(os.environ.get("TAMBO_TASK_LEASE_SECONDS") or 300)
 TAMBO_TASK_MAX_RECLAIMS = env_int("TAMBO_TASK_MAX_RECLAIMS", 3)
 TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
 # Expedientes the sweep locks and changes per transaction (a crash loses at most one batch's
