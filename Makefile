@@ -55,8 +55,10 @@ test-sqlite: $(BIN)/.installed $(NODE_MODULES) $(OIDC_PROVIDER)/node_modules/.in
 test-postgres: $(BIN)/.installed $(NODE_MODULES) $(OIDC_PROVIDER)/node_modules/.installed
 	$(BIN)/pytest -n $(PYTEST_WORKERS)
 
-# Crashes real processes (gunicorn, PostgreSQL, the task worker) on a throwaway cluster of their
-# own (needs the PostgreSQL server binaries, not a running server); see tests/faults/.
+# Crashes real processes (gunicorn, PostgreSQL, the task worker) and cuts the network to
+# PostgreSQL through a fault proxy, on a throwaway cluster of their own (needs the PostgreSQL
+# server binaries, not a running server); see tests/faults/. TAMBO_FAULTS_ROUNDS=N repeats the
+# outage and network faults N times.
 test-faults: $(BIN)/.installed
 	$(BIN)/pytest -m faults -p no:xdist -s tests/faults
 

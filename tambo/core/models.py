@@ -127,3 +127,21 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"checkpoint {self.tree_size}"
+
+
+class TaskLease(models.Model):
+    """The lease of a running background task (tambo.core.tasklease).
+
+    The worker running a task renews ``renewed_at`` while it runs; a task RUNNING whose lease
+    (its start or last renewal) is older than ``TAMBO_TASK_LEASE_SECONDS`` lost its worker and
+    is put back to READY. ``reclaims`` counts how often that happened to this task.
+    """
+
+    task = models.OneToOneField(
+        "django_tasks_database.DBTaskResult", on_delete=models.CASCADE, primary_key=True
+    )
+    renewed_at = models.DateTimeField(null=True)
+    reclaims = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"lease of task {self.task_id} (reclaimed {self.reclaims}×)"

@@ -129,7 +129,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].update(
         connect_timeout=env_int("TAMBO_DB_CONNECT_TIMEOUT", 3),
-        options=f"-c statement_timeout={env_int('TAMBO_DB_STATEMENT_TIMEOUT_MS', 15000)}",
+        # UTC in the start-up packet (what Django sets with USE_TZ anyway): no SET TIME ZONE
+        # round trip on each new connection before tambo.core.dbwait bounds its waits.
+        options=(
+            f"-c statement_timeout={env_int('TAMBO_DB_STATEMENT_TIMEOUT_MS', 15000)} "
+            "-c TimeZone=UTC"
+        ),
         # Notice a peer that vanished (server killed, network cut) instead of waiting forever.
         keepalives=1,
         keepalives_idle=10,
@@ -138,6 +143,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
         server_side_binding=env_bool("TAMBO_DB_SERVER_SIDE_BINDING", False),
     )
+# A server that stops answering on an open connection (frozen, or a network that swallows
+# packets while acknowledging them) is given up on after this long: the connection is closed
+# and the request answers 503 (tambo.core.dbwait). By default the statement timeout plus 2 s,
+# so a slow statement is still ended by the server first; 0 = no bound (and no statement
+# timeout means no bound either, for long maintenance commands).
+_STATEMENT_TIMEOUT_MS = env_int("TAMBO_DB_STATEMENT_TIMEOUT_MS", 15000)
+TAMBO_DB_ANSWER_TIMEOUT_MS = env_int(
+    "TAMBO_DB_ANSWER_TIMEOUT_MS", _STATEMENT_TIMEOUT_MS + 2000 if _STATEMENT_TIMEOUT_MS else 0
+)
 if os.environ.get("DATABASE_REPLICA_URL"):
     # A streaming replica for lag-tolerant reads (back-office queues): see docs/scaling.md.
     DATABASES["replica"] = {
@@ -359,6 +373,11 @@ TAMBO_BENCH_ENDPOINTS = env_bool("TAMBO_BENCH_ENDPOINTS", False)
 # Background tasks (sweeps, document signing) through the Django Tasks API, stored in the
 # database and run by `tambo db_worker`.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# A task RUNNING whose worker stopped renewing its lease for this long (the worker was killed)
+# is put back to READY by the other workers' lease keepers (tambo.core.tasklease); one that
+# loses its worker more than TAMBO_TASK_MAX_RECLAIMS times is marked FAILED.
+TAMBO_TASK_LEASE_SECONDS = float(os.environ.get("TAMBO_TASK_LEASE_SECONDS") or 300)
+TAMBO_TASK_MAX_RECLAIMS = env_int("TAMBO_TASK_MAX_RECLAIMS", 3)
 TAMBO_SWEEP_INTERVAL_MINUTES = env_int("TAMBO_SWEEP_INTERVAL_MINUTES", 60)
 # Expedientes the sweep locks and changes per transaction (a crash loses at most one batch's
 # work, which the next run redoes; smaller batches hold locks for less time).

@@ -23,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,8 @@ class Cluster:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-            "-c fsync=off -c full_page_writes=off -c max_connections=120 -c shared_buffers=64MB"
+            "-c fsync=off -c full_page_writes=off -c max_connections=120 -c shared_buffers=64MB "
+            "-c log_timezone=UTC"
         )
         self._run(
             "pg_ctl",
@@ -91,6 +93,33 @@ class Cluster:
     def crash(self) -> None:
         """``pg_ctl stop -m immediate``: every backend dies at once, no checkpoint."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def accepts(self, timeout: float = 0.5) -> bool:
+        """Whether anything accepts TCP connections on the cluster's port right now."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def ready_times(self) -> list[float]:
+        """When the server said it was ready to accept connections (epoch seconds, its log).
+
+        The server's own clock: ``pg_ctl -w start`` returns only after it has polled the
+        server ready, which on a loaded machine can be well after clients were served.
+        """
+        times = []
+        with contextlib.suppress(OSError):
+            for line in (self.root / "log").read_text().splitlines():
+                if "ready to accept connections" in line:
+                    stamp = datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S.%f")
+                    times.append(stamp.replace(tzinfo=UTC).timestamp())
+        return times
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join((self.root / "log").read_text().splitlines()[-lines:])
+        return ""
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
@@ -136,6 +165,9 @@ def tambo_env(cluster: Cluster, database: str, var_dir: Path, **extra: str) -> d
         # tests hold every answer to their own, much shorter limits.
         TAMBO_WEB_TIMEOUT="120",
         TAMBO_CHECKPOINT_KEY=str(var_dir / "keys" / "checkpoint.pem"),
+        # The clients here file hundreds of times a minute with a few accounts, and retry each
+        # filing afterwards: the per-citizen filing limit (30/60 s) is not what is tested.
+        TAMBO_RATE_LIMIT_FILING="100000/60",
     )
     env.update(extra)
     # The production profile refuses to start without the key that signs audit checkpoints.

@@ -10,6 +10,7 @@ their Idempotency-Key afterwards: each exists exactly once and the audit chain v
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import uuid
@@ -24,9 +25,12 @@ pytestmark = pytest.mark.faults
 CLIENT_TIMEOUT = 20.0  # what a client would wait; an answer must come well before
 OUTAGE_ANSWER_LIMIT = 8.0  # connect timeout 2 s + a queued request or two
 RECOVERY_LIMIT = 5.0
+# TAMBO_FAULTS_ROUNDS=N repeats the outage N times (each on a fresh database) to show it is stable.
+ROUNDS = range(int(os.environ.get("TAMBO_FAULTS_ROUNDS", "1")))
 
 
-def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp_path):
+@pytest.mark.parametrize("round_", ROUNDS)
+def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp_path, round_):
     server = Gunicorn(site.env(), workers=3, log=tmp_path / "gunicorn.log")
     server.start()
     tokens = site.tokens
@@ -71,29 +75,57 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
             time.sleep(0.05)
 
     pool = ThreadPoolExecutor(8)
+    intruders: list[float] = []  # times something accepted on the cluster's port while down
     try:
         futures = [pool.submit(client, n) for n in range(8)]
         time.sleep(3)
         site.cluster.crash()
+        # pg_ctl -w stop has returned: the postmaster and every backend are gone from here on.
         down_at = time.monotonic()
+        watching = threading.Event()
+
+        def watch_port() -> None:
+            # Nothing may accept on the port while the cluster is down: if something does
+            # (another process took the freed port), the test says so instead of blaming Tambo.
+            while not watching.is_set():
+                if site.cluster.accepts(timeout=0.2):
+                    intruders.append(time.monotonic() - down_at)
+                watching.wait(0.1)
+
+        watcher = threading.Thread(target=watch_port, daemon=True)
+        watcher.start()
         time.sleep(1.0)
         # Probes during the outage, beside the load.
         ready = call(server.port, "GET", "/health/ready", timeout=CLIENT_TIMEOUT)
         live = call(server.port, "GET", "/health/live", timeout=CLIENT_TIMEOUT)
         time.sleep(5)
+        watching.set()
+        watcher.join()
+        # The outage ends when pg_ctl start is *called*, not when it returns: it returns only
+        # after it has polled the server ready, and on a loaded machine that can be seconds
+        # after the server already served requests (the answers "inside the outage" that
+        # made this test flaky were served by the restarted server before pg_ctl returned).
+        restart_at = time.monotonic()
+        # Recovery: the first 200 for an authenticated database read, polled every 100 ms
+        # from before the restart, measured from the moment the server itself logged ready.
+        recovered: list[float] = []
+
+        def probe_until_served() -> None:
+            while time.monotonic() - restart_at < 60:
+                probe = call(
+                    server.port, "GET", "/api/v1/filings",
+                    headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=CLIENT_TIMEOUT,
+                )  # fmt: skip
+                if probe.status == 200:
+                    recovered.extend([time.monotonic(), time.time()])
+                    return
+                time.sleep(0.1)
+
+        prober = threading.Thread(target=probe_until_served, daemon=True)
+        prober.start()
         site.cluster.start()
-        up_at = time.monotonic()
-        # Recovery: the first 200 for an authenticated database read, polled every 100 ms.
-        recovered_at = None
-        while time.monotonic() - up_at < 30:
-            probe = call(
-                server.port, "GET", "/api/v1/filings",
-                headers={"Authorization": f"Bearer {tokens[0]}"}, timeout=CLIENT_TIMEOUT,
-            )  # fmt: skip
-            if probe.status == 200:
-                recovered_at = time.monotonic()
-                break
-            time.sleep(0.1)
+        up_at, up_wall = time.monotonic(), time.time()
+        prober.join(timeout=60)
         time.sleep(3)
         stop.set()
         for future in futures:
@@ -103,11 +135,20 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
         pool.shutdown(wait=True)
         server.stop()
 
+    assert not intruders, f"something accepted on the stopped cluster's port at {intruders} s"
     assert ready.status == 503 and ready.body["database"] == "unavailable", ready
     assert live.status == 200, live
-    assert recovered_at is not None, "the service did not recover within 30 s"
-    recovery = recovered_at - up_at
-    print(f"\nrecovery after the database came back: {recovery:.2f} s")
+    assert recovered, "the service did not recover within 60 s"
+    recovered_at, recovered_wall = recovered
+    back = [t for t in site.cluster.ready_times() if t <= recovered_wall]
+    assert back, f"no 'ready to accept connections' before recovery:\n{site.cluster.log_tail()}"
+    recovery = recovered_wall - back[-1]
+    early = sum(1 for _s, e, _k, a, _key in results if restart_at < e < up_at and a.status < 300)
+    print(
+        f"\npg_ctl start took {up_at - restart_at:.2f} s and returned {up_wall - back[-1]:.2f} s "
+        f"after the server logged ready; {early} answers 2xx came before it returned; the "
+        f"service answered {recovery:.2f} s after the server logged ready"
+    )
     assert recovery <= RECOVERY_LIMIT, f"recovered only after {recovery:.2f} s"
 
     statuses: dict[int, int] = {}
@@ -129,14 +170,22 @@ def test_database_crash_under_load_answers_503_then_recovers_by_itself(site, tmp
                 assert answer.body["error"]["code"] == "service_unavailable", answer.body
             else:
                 assert b"no est" in answer.body  # the plain outage page, not a 500 page
-        # pg_ctl -w start returns after the server already accepts connections (it polls), so
-        # answers completing just before up_at may rightly come from the database.
-        if down_at + 0.5 < start and end < up_at - 1.5:
-            during.append(answer)
+        # Wholly inside the outage: sent after pg_ctl stop returned, answered before pg_ctl
+        # start was called. No database exists in that window, so no tolerance is needed.
+        if down_at < start and end < restart_at:
+            during.append((start, end, kind, answer))
     print(f"answers: {statuses}; {len(during)} requests wholly inside the outage")
     assert len(during) >= 10, "too few requests met the outage to prove anything"
-    assert all(a.status == 503 for a in during), [a.status for a in during if a.status != 503]
-    after = [a for s, _e, _k, a, _key in results if s > (recovered_at or 0) + 0.5]
+    served = [
+        f"{kind} {a.status} sent at +{s - down_at:.2f} s, answered at +{e - down_at:.2f} s"
+        for s, e, kind, a in during
+        if a.status != 503
+    ]
+    assert not served, (
+        f"{len(served)} answers from a database that was down (outage +0 to "
+        f"+{restart_at - down_at:.2f} s): {served[:20]}\n{site.cluster.log_tail()}"
+    )
+    after = [a for s, _e, _k, a, _key in results if s > recovered_at + 0.5]
     assert after and all(a.status in {200, 201} for a in after), [a.status for a in after]
 
     # Filings: the ones that got a 2xx exist; the refused ones are retried with their key.

@@ -1,10 +1,13 @@
 """(c) The task worker running the sweep is killed (SIGKILL) in the middle of it.
 
 The sweep runs as a queued task in ``tambo db_worker``, in batches of 100 expedientes
-(``TAMBO_SWEEP_BATCH``). The worker is killed as soon as the first notices are committed.
-The next run (a new task, as the timer would queue) completes the work: every notice,
-official alert and audit entry exists exactly once — none lost with the killed batch, none
-repeated for the batches that had committed — and another run changes nothing.
+(``TAMBO_SWEEP_BATCH``), with a short task lease (tambo.core.tasklease). While it runs past
+twice the lease its worker keeps renewing it, so nothing takes it away; then the worker is
+killed mid-sweep. The next worker, started after the lease ran out, puts the killed task back
+to READY (one ``task.reclaimed`` audit entry) and runs it to the end: every notice, official
+alert and audit entry exists exactly once — none lost with the killed batch, none repeated
+for the batches that had committed — the chain of scheduled sweeps goes on, and another run
+changes nothing.
 """
 
 from __future__ import annotations
@@ -36,11 +39,19 @@ made = generate_filings({ROWS}, today, make_citizens(50, prefix="sweep"), agenci
 print(json.dumps({{"today": today.isoformat(), "made": made}}))
 """
 ENQUEUE = "from tambo.cases.tasks import sweep_task; print(sweep_task.enqueue().id)"
+LEASE_SECONDS = 0.6  # renewed every 0.2 s by the live worker
 
 
 def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site, tmp_path):
     # Generous connection wait: on a loaded machine a worker must not die before it starts.
-    env = site.env(TAMBO_SWEEP_BATCH="100", TAMBO_LOG_LEVEL="INFO", TAMBO_DB_CONNECT_TIMEOUT="15")
+    env = site.env(
+        TAMBO_SWEEP_BATCH="100",
+        TAMBO_LOG_LEVEL="INFO",
+        TAMBO_DB_CONNECT_TIMEOUT="15",
+        # A short task lease: the live worker must keep renewing it through the long sweep,
+        # and the killed worker's task must be taken back soon after the kill.
+        TAMBO_TASK_LEASE_SECONDS=str(LEASE_SECONDS),
+    )
     # Loading data is maintenance: no statement timeout for it (as docs/operations.md says).
     loader = {**env, "TAMBO_DB_STATEMENT_TIMEOUT_MS": "0"}
     facts = json.loads(tambo(loader, "shell", "-c", GENERATE).strip().splitlines()[-1])
@@ -78,6 +89,7 @@ def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site,
         }  # fmt: skip
 
     first_task = tambo(env, "shell", "-c", ENQUEUE).strip().splitlines()[-1]
+    task_status = f"SELECT status FROM django_tasks_database_dbtaskresult WHERE id = '{first_task}'"
     with (tmp_path / "worker.log").open("wb") as log:
         worker = subprocess.Popen(
             [str(VENV_BIN / "tambo"), "db_worker", "--batch", "--no-startup-delay", "--no-reload"],
@@ -85,11 +97,24 @@ def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site,
         )  # fmt: skip
     try:
         deadline = time.monotonic() + 300
+        claimed_at = None
         while time.monotonic() < deadline and worker.poll() is None:
-            if count("SELECT count(*) FROM inbox_notice") > 0:
+            if claimed_at is None and sql(task_status, db) == "RUNNING":
+                claimed_at = time.monotonic()
+            # Killed mid-sweep, once it has run for more than twice the lease: a live worker
+            # keeps renewing its task, so nothing may take it away meanwhile.
+            if (
+                claimed_at
+                and time.monotonic() - claimed_at > 2.5 * LEASE_SECONDS
+                and count("SELECT count(*) FROM inbox_notice") > 0
+            ):
                 break
             time.sleep(0.1)
         assert worker.poll() is None, "the worker finished (or died) before it could be killed"
+        assert sql(task_status, db) == "RUNNING"
+        assert count("SELECT count(*) FROM core_auditentry WHERE object_type = 'task'") == 0, (
+            "the lease of a live worker's task expired"
+        )
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
@@ -101,18 +126,35 @@ def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site,
     # What had committed is whole: each stamped case has its notice and its audit entry.
     assert partial["notices"] == partial["stamped"] == partial["audit_silence"], partial
 
-    # The next run, as the timer would queue it, in a new worker.
-    second_task = tambo(env, "shell", "-c", ENQUEUE).strip().splitlines()[-1]
+    # The next worker, started once the lease has run out, takes the killed task back (READY
+    # again, audited once) and runs it to the end.
+    time.sleep(LEASE_SECONDS + 0.5)
     started = time.monotonic()
     subprocess.run(
         [str(VENV_BIN / "tambo"), "db_worker", "--batch", "--no-startup-delay", "--no-reload"],
         env=env, check=True, capture_output=True, timeout=600,
     )  # fmt: skip
     print(f"second run: {time.monotonic() - started:.1f} s")
-    status = sql(
-        f"SELECT status FROM django_tasks_database_dbtaskresult WHERE id = '{second_task}'", db
+    row = sql(
+        "SELECT status || ' ' || jsonb_array_length(worker_ids::jsonb) "
+        f"FROM django_tasks_database_dbtaskresult WHERE id = '{first_task}'",
+        db,
     )
-    assert status == "SUCCESSFUL", status
+    assert row == "SUCCESSFUL 2", row  # the killed task itself, finished by a second worker
+    reclaims = sql(
+        "SELECT string_agg(action, ',') FROM core_auditentry "
+        f"WHERE object_type = 'task' AND object_id = '{first_task}'",
+        db,
+    )
+    assert reclaims == "task.reclaimed", reclaims
+    # The run it finished scheduled the next sweep, so the chain of sweeps goes on.
+    assert (
+        count(
+            "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE status = 'READY' AND task_path = 'tambo.cases.tasks.sweep_task'"
+        )
+        == 1
+    )
     after = done()
     assert after == {
         "notices": expected["negative_silence"],
@@ -128,9 +170,4 @@ def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site,
     output = tambo(env, "sweep", "--no-documents")
     assert "nothing to do" in output, output
     assert done() == after
-    # The killed task stays visible as RUNNING for the operator (the worker died holding it).
-    first_status = sql(
-        f"SELECT status FROM django_tasks_database_dbtaskresult WHERE id = '{first_task}'", db
-    )
-    assert first_status == "RUNNING", first_status
     tambo(env, "audit", "verify")
