@@ -71,6 +71,11 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/bench_load.py
 	$(BIN)/python bench/bench_audit.py
 	$(BIN)/python bench/bench_exchange.py
+	dropdb -h 127.0.0.1 -U postgres --if-exists tambo_bench_policy
+	createdb -h 127.0.0.1 -U postgres tambo_bench_policy
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/tambo_bench_policy \
+		$(BIN)/python bench/bench_policy.py > bench/out/policy.txt
+	dropdb -h 127.0.0.1 -U postgres --if-exists tambo_bench_policy
 	$(BIN)/python bench/collect.py
 
 messages: $(BIN)/.installed

@@ -32,6 +32,17 @@ def main() -> int:
         section = BENCH / "out" / name
         if section.exists():
             parts += [section.read_text(encoding="utf-8").rstrip(), ""]
+    policy = BENCH / "out" / "policy.txt"
+    if policy.exists():
+        parts += [
+            "## Permission check + access entry + audit entry vs. the request "
+            "(bench/bench_policy.py)",
+            "",
+            "```",
+            policy.read_text(encoding="utf-8").rstrip(),
+            "```",
+            "",
+        ]
     text = "\n".join(parts)
     results.write_text(text, encoding="utf-8")
     print(summary(text))
