@@ -27,7 +27,7 @@ pytestmark = pytest.mark.faults
 # Each batch also queues one task for its notices' e-mail/SMS copies (in the batch's own
 # transaction); the worker sends them in chunks after the sweep. The data is kept small
 # enough for a run of a few minutes.
-ROWS = 6_000
+ROWS = 30_000
 
 GENERATE = f"""
 import json
@@ -45,7 +45,9 @@ LEASE_SECONDS = 0.6  # renewed every 0.2 s by the live worker
 def test_a_worker_killed_mid_sweep_leaves_work_the_next_run_completes_once(site, tmp_path):
     # Generous connection wait: on a loaded machine a worker must not die before it starts.
     env = site.env(
-        TAMBO_SWEEP_BATCH="100",
+        # Small batches: the sweep (much faster since the copies left it) must still run for
+        # seconds, so that the kill lands in its middle.
+        TAMBO_SWEEP_BATCH="20",
         TAMBO_LOG_LEVEL="INFO",
         TAMBO_DB_CONNECT_TIMEOUT="15",
         # A short task lease: the live worker must keep renewing it through the long sweep,
