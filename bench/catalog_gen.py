@@ -150,6 +150,12 @@ def generate(source: Path, target: Path, count: int, seed: int = 5000) -> int:
         agency = base["agency"]
         spec = dict(base)
         spec["code"] = _code(base["code"], index)
+        # Evidence obtained from another agency is granted per procedure code in the exchange
+        # registry: a generated copy asks the citizen for the document instead.
+        spec["requirements"] = [
+            {k: v for k, v in r.items() if k != "obtained_from"}
+            for r in base.get("requirements", [])
+        ]
         spec["name"] = {"es": name_es, "en": name_en}
         spec["summary"] = {
             "es": (
