@@ -236,6 +236,9 @@ def main(argv: list[str]) -> int:
     finally:
         if server is not None:
             server.stop()
+            # The server's own account of errors (tracebacks, timeouts), kept for the report.
+            (BENCH_DIR / "out").mkdir(exist_ok=True)
+            (BENCH_DIR / "out" / "load-gunicorn.log").write_text(server.log_tail(), "utf-8")
         time.sleep(0.5)
         common.drop_database()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -193,7 +193,14 @@ class Official(HttpUser):
             return
         with self.client.post(
             f"/api/v1/filings/{number}/transitions/{step}",
-            json={"reason": "Conforme.", "expected_version": item["lock_version"]},
+            json={
+                "reason": "Conforme.",
+                # The evaluator's proposal carries the report the workflow requires.
+                "report": "Informe técnico: cumple los requisitos del TUPA."
+                if step == "propose"
+                else "",
+                "expected_version": item["lock_version"],
+            },
             headers=self.auth,
             name=f"api: transition {step}",
             catch_response=True,

@@ -61,8 +61,12 @@ def start_draft(citizen: Any, version: ProcedureVersion) -> Draft:
 
 
 def _locked_draft(citizen: Any, draft_id: Any, action: str) -> Draft:
+    # Only the draft row: FOR UPDATE over the join would also lock the agency row, and a
+    # concurrent filing's deferred foreign-key check on that agency (at its COMMIT, while it
+    # holds the agency's number counter) would then deadlock with this filing's counter update
+    # (seen under the load mix: deadlock_timeout waits and 503s).
     draft = (
-        Draft.objects.select_for_update()
+        Draft.objects.select_for_update(of=("self",))
         .select_related("procedure_version__procedure__agency")
         .filter(pk=draft_id)
         .first()

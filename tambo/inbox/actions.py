@@ -247,7 +247,7 @@ def _queue_texts(ids: list[int]) -> tuple[int, int]:
 def mark_read(user: Any, notice_id: int) -> Notice:
     with transaction.atomic():
         notice = (
-            Notice.objects.select_for_update()
+            Notice.objects.select_for_update(of=("self",))
             .select_related("filing", "agency")
             .filter(pk=notice_id)
             .first()
