@@ -47,6 +47,40 @@ def _code_hash(consent_id: Any, code: str) -> str:
     return hmac.new(key, f"{consent_id}:{code}".encode(), hashlib.sha256).hexdigest()
 
 
+def check_code(
+    pending: Any, code: str, *, object_type: str, intermediary: Any
+) -> ValidationFailed | None:
+    """The one-time code given for ``pending`` (a consent or a desk account request, locked
+    by the caller): None when it is right; too many attempts or an expired code raise; a
+    wrong code is counted and audited, and its error is returned for the caller to raise
+    after commit, so the failed attempt stays counted."""
+    if pending.attempts >= MAX_ATTEMPTS:
+        raise ValidationFailed(
+            {"code": _("Demasiados intentos. Empiece de nuevo para enviar un código nuevo.")}
+        )
+    if clock.now() > pending.code_expires_at:
+        raise ValidationFailed(
+            {"code": _("El código venció. Empiece de nuevo para enviar un código nuevo.")}
+        )
+    given = "".join(code.split())
+    if hmac.compare_digest(pending.code_hash, _code_hash(pending.pk, given)):
+        return None
+    pending.attempts += 1
+    pending.save(update_fields=["attempts"])
+    audit.record(
+        "assisted.code_rejected",
+        object_type,
+        str(pending.pk),
+        actor=intermediary,
+        agency_code=pending.unit.agency.code,
+        data={"attempts": pending.attempts},
+    )
+    left = MAX_ATTEMPTS - pending.attempts
+    return ValidationFailed(
+        {"code": _("El código no es correcto. Le quedan %(n)s intentos.") % {"n": left}}
+    )
+
+
 def _service_unit(intermediary: Any, unit_id: Any = None) -> Any:
     units = policy.intermediary_units(intermediary)
     for unit in units:
@@ -226,31 +260,8 @@ def confirm_code(intermediary: Any, consent_id: Any, code: str) -> AssistedConse
             return consent
         if not consent.code_hash:
             raise Conflict(_("Este consentimiento no usa un código."), code="no_code")
-        if consent.attempts >= MAX_ATTEMPTS:
-            raise ValidationFailed(
-                {"code": _("Demasiados intentos. Empiece de nuevo para enviar un código nuevo.")}
-            )
-        if clock.now() > consent.code_expires_at:
-            raise ValidationFailed(
-                {"code": _("El código venció. Empiece de nuevo para enviar un código nuevo.")}
-            )
-        given = "".join(code.split())
-        if not hmac.compare_digest(consent.code_hash, _code_hash(consent.pk, given)):
-            consent.attempts += 1
-            consent.save(update_fields=["attempts"])
-            audit.record(
-                "assisted.code_rejected",
-                "consent",
-                str(consent.pk),
-                actor=intermediary,
-                agency_code=consent.unit.agency.code,
-                data={"attempts": consent.attempts},
-            )
-            left = MAX_ATTEMPTS - consent.attempts
-            wrong = ValidationFailed(
-                {"code": _("El código no es correcto. Le quedan %(n)s intentos.") % {"n": left}}
-            )
-        else:
+        wrong = check_code(consent, code, object_type="consent", intermediary=intermediary)
+        if wrong is None:
             consent.granted_at = clock.now()
             consent.save(update_fields=["granted_at"])
             audit.record(

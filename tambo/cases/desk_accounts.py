@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 import secrets
 from typing import IO, Any
 
@@ -45,10 +44,10 @@ from tambo.inbox.outbox import queue_sms
 
 from .assisted import (
     CODE_MINUTES,
-    MAX_ATTEMPTS,
     SCAN_MAX_BYTES,
     _code_hash,
     _service_unit,
+    check_code,
     count_code_request,
 )
 from .models import AccountEnrolment
@@ -272,32 +271,10 @@ def confirm_code(intermediary: Any, enrolment_id: Any, code: str) -> AccountEnro
             return enrolment
         if not enrolment.code_hash:
             raise Conflict(_("Esta solicitud no usa un código."), code="no_code")
-        if enrolment.attempts >= MAX_ATTEMPTS:
-            raise ValidationFailed(
-                {"code": _("Demasiados intentos. Empiece de nuevo para enviar un código nuevo.")}
-            )
-        if clock.now() > enrolment.code_expires_at:
-            raise ValidationFailed(
-                {"code": _("El código venció. Empiece de nuevo para enviar un código nuevo.")}
-            )
-        given = "".join(code.split())
-        if hmac.compare_digest(enrolment.code_hash, _code_hash(enrolment.pk, given)):
+        wrong = check_code(enrolment, code, object_type="enrolment", intermediary=intermediary)
+        if wrong is None:
             _create_account(enrolment)
             return enrolment
-        enrolment.attempts += 1
-        enrolment.save(update_fields=["attempts"])
-        audit.record(
-            "assisted.code_rejected",
-            "enrolment",
-            str(enrolment.pk),
-            actor=intermediary,
-            agency_code=enrolment.unit.agency.code,
-            data={"attempts": enrolment.attempts},
-        )
-        left = MAX_ATTEMPTS - enrolment.attempts
-        wrong = ValidationFailed(
-            {"code": _("El código no es correcto. Le quedan %(n)s intentos.") % {"n": left}}
-        )
     raise wrong  # after commit, so the failed attempt stays counted
 
 
