@@ -237,3 +237,29 @@ def test_an_upload_that_fails_after_storing_its_file_leaves_no_file_behind(
         actions.attach_document(citizen, draft.pk, field.name, pdf_upload(), "plano.pdf")
     assert stored_files() == before
     assert not Document.objects.filter(draft=draft).exists()
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_draft_leaves_its_agency_row_free_for_other_filings(catalog):
+    """A filing being submitted locks its draft only. If it also locked the joined agency row,
+    another filing's deferred foreign-key check on that agency (at its COMMIT, while holding
+    the agency's number counter) would deadlock with it: 503s under the load mix."""
+    from django.db import transaction
+
+    citizen = make_citizen("bloqueo", "41222333")
+    proc = without_file_field(catalog)
+    draft = filled_draft(citizen, proc)
+    agency_id = proc.agency_id
+    with transaction.atomic():
+        actions._locked_draft(citizen, draft.pk, "draft.submit")
+
+        def key_share_agency(_: int) -> str:
+            # What PostgreSQL's foreign-key check does; NOWAIT: blocked = refused at once.
+            with connections["default"].cursor() as cursor:
+                cursor.execute(
+                    "SELECT 1 FROM catalog_agency WHERE id = %s FOR KEY SHARE NOWAIT", [agency_id]
+                )
+                return "free"
+
+        assert run_concurrently(1, key_share_agency) == ["free"]
