@@ -39,6 +39,7 @@ from psycopg import sql
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     BENCH_DIR,
+    CLOCK_TICKS,
     GUNICORN,
     PG_HOST,
     PG_PORT,
@@ -46,6 +47,8 @@ from common import (
     PROJECT_DIR,
     PYTHON,
     TAMBO,
+    _descendants,
+    _proc_table,
     free_port,
     server_env,
 )
@@ -79,7 +82,8 @@ print(json.dumps({"latencies": latencies}))
 # One calling process of figure 2 (MTC's environment): prepares every request first, says
 # "ready", waits for "go" on stdin, then its threads send for the given seconds.
 CALLER = r"""
-import json, sys, threading, time, urllib.error, urllib.request, uuid
+import json, socket, sys, threading, time, uuid
+from urllib.parse import urlsplit
 import django
 django.setup()
 from tambo.exchange.client import Purpose
@@ -91,51 +95,64 @@ query = {"document_type": "dni", "document_number": "40111222"}
 purpose = Purpose("MTC-2026-0000001", "RADIOAFICIONADO", "TUO de la Ley 27444, art. 48").__dict__
 body = json.dumps({"query": query, "purpose": purpose}, separators=(",", ":")).encode()
 node = registry().agency("MDSI").node.rstrip("/")
+address = urlsplit(node)
+# Each request is kept as the bytes to send: in the timed window a caller only writes them
+# to a new connection and reads the answer (gunicorn's sync workers close it after each
+# one), so the callers' own cost stays small and equal for both variants.
 requests = []
 for _ in range(prepared):
+    headers = {"content-type": "application/json"}
     if mode == "signed":
-        url = f"{node}/x/v1/services/licencias-funcionamiento/1"
-        message = Message("POST", url, {
-            "content-type": "application/json",
+        path = "/x/v1/services/licencias-funcionamiento/1"
+        message = Message("POST", node + path, {
+            **headers,
             "tambo-request-id": str(uuid.uuid4()),
             "tambo-purpose": json.dumps(purpose, separators=(",", ":")),
         })
         sign_request(message, body, "MTC")
-        requests.append((url, dict(message.headers)))
+        headers = dict(message.headers)
     else:
-        requests.append((f"{node}/bench/x/licencias-funcionamiento/1",
-                         {"content-type": "application/json"}))
+        path = "/bench/x/licencias-funcionamiento/1"
+    head = [f"POST {path} HTTP/1.1", f"Host: {address.netloc}", f"Content-Length: {len(body)}",
+            "Connection: close", *(f"{k}: {v}" for k, v in headers.items())]
+    requests.append(("\r\n".join(head) + "\r\n\r\n").encode() + body)
 print("ready", flush=True)
 sys.stdin.readline()
 done, errors, lock, position = [0], [0], threading.Lock(), [0]
 exhausted = [False]
 stop = time.monotonic() + seconds
+def exchange(raw):
+    with socket.create_connection((address.hostname, address.port), timeout=30) as conn:
+        conn.sendall(raw)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    return head.startswith(b"http/1.1 200 ") and (mode != "signed" or b"\r\nsignature:" in head)
 def work():
     while time.monotonic() < stop:
         with lock:
             if position[0] >= len(requests):
                 exhausted[0] = True
                 return
-            url, headers = requests[position[0]]
+            raw = requests[position[0]]
             position[0] += 1
-        request = urllib.request.Request(url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                response.read()
-                ok = response.status == 200 and (mode != "signed" or "signature" in response.headers)
-        except (urllib.error.URLError, OSError):
+            ok = exchange(raw)
+        except OSError:
             ok = False
         with lock:
             if ok:
                 done[0] += 1
             else:
                 errors[0] += 1
-started = time.monotonic()
+started, cpu_started = time.monotonic(), time.process_time()
 pool = [threading.Thread(target=work) for _ in range(threads)]
 for t in pool: t.start()
 for t in pool: t.join()
 print(json.dumps({"done": done[0], "errors": errors[0], "seconds": time.monotonic() - started,
-                  "exhausted": exhausted[0]}), flush=True)
+                  "cpu": time.process_time() - cpu_started, "exhausted": exhausted[0]}), flush=True)
 """
 
 
@@ -227,6 +244,7 @@ def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.
     latencies = sorted(latencies)
     p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
     overhead = 1 - signed["rps"] / unsigned["rps"]
+    cpu_overhead = 1 - unsigned["cpu_ms"] / signed["cpu_ms"]
     rows = [
         ("Signed request + verified answer, p50", f"{p50:.1f} ms", "", ""),
         (
@@ -254,6 +272,19 @@ def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.
             f"<= {OVERHEAD_TARGET:.0%}",
             "PASS" if overhead <= OVERHEAD_TARGET else "FAIL",
         ),
+        (
+            "Provider CPU per answer (gunicorn + PostgreSQL), signed / without the protocol",
+            f"{signed['cpu_ms']:.2f} ms / {unsigned['cpu_ms']:.2f} ms "
+            f"(the protocol's share: {cpu_overhead:.0%})",
+            "",
+            "info",
+        ),
+        (
+            "Callers' CPU per answer, signed / without the protocol",
+            f"{signed['caller_cpu_ms']:.2f} ms / {unsigned['caller_cpu_ms']:.2f} ms",
+            "",
+            "info",
+        ),
     ]
     warnings = [
         f"WARNING: the {name} callers ran out of prepared requests; raise --prepared."
@@ -266,8 +297,9 @@ def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.
         f"MDSI's node: gunicorn, {args.workers} workers, production settings, PostgreSQL. "
         f"Latency: {args.calls} sequential calls of `obtain()` from MTC's node on loopback "
         "(sign, send, verify the signed answer and its schema, log). Throughput: "
-        f"{args.processes} processes x {args.threads} threads for {args.seconds:.0f} s each "
-        "way, requests signed before the timed window (the callers only send and read), the "
+        f"{args.processes} processes x {args.threads} threads, {args.rounds} windows of "
+        f"{args.seconds:.0f} s each way, alternated, requests signed before the timed "
+        "window (the callers only send and read), the "
         "unsigned twin doing the same work without signatures, nonce, access rule, message "
         "log and audit entries.",
         "",
@@ -300,8 +332,24 @@ Filing.objects.filter(pk=filing.pk).update(status="approved", decided_at=timezon
 """
 
 
-def throughput(consumer: Node, mode: str, args: argparse.Namespace) -> dict:
-    """Start the calling processes, wait until each has prepared its requests, let them go."""
+def _provider_ticks(provider: Node) -> int:
+    """CPU ticks used so far by the provider's gunicorn (master and workers) and by the
+    PostgreSQL backends of its database: the work a request costs the provider's machine."""
+    table = _proc_table()
+    pids = _descendants(table, provider.proc.pid) if provider.proc else set()
+    with _admin() as conn:
+        pids |= {
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s", (DATABASES["MDSI"],)
+            )
+        }
+    return sum(table[pid][1] for pid in pids if pid in table)
+
+
+def throughput(consumer: Node, provider: Node, mode: str, args: argparse.Namespace) -> dict:
+    """Start the calling processes, wait until each has prepared its requests, let them go;
+    count the answers and the CPU the provider's node used for them."""
     callers = [
         subprocess.Popen(
             [
@@ -326,28 +374,48 @@ def throughput(consumer: Node, mode: str, args: argparse.Namespace) -> dict:
             line = caller.stdout.readline()
             if line.strip() != "ready":
                 raise RuntimeError(f"a {mode} caller did not start: {line!r}")
+        ticks = _provider_ticks(provider)
         for caller in callers:
             caller.stdin.write("go\n")
             caller.stdin.flush()
         results = [
             json.loads(caller.communicate(timeout=args.seconds + 120)[0]) for caller in callers
         ]
+        ticks = _provider_ticks(provider) - ticks
     finally:
         for caller in callers:
             if caller.poll() is None:
                 caller.kill()
     window = max(r["seconds"] for r in results)
     return {
-        "rps": sum(r["done"] for r in results) / window,
+        "done": sum(r["done"] for r in results),
+        "window": window,
+        "ticks": ticks,
+        "caller_cpu": sum(r["cpu"] for r in results),
         "errors": sum(r["errors"] for r in results),
         "exhausted": any(r["exhausted"] for r in results),
+    }
+
+
+def _combined(windows: list[dict]) -> dict:
+    """The rounds of one variant together: throughput over all its windows, CPU per answer."""
+    done = sum(w["done"] for w in windows)
+    return {
+        "rps": done / sum(w["window"] for w in windows),
+        "cpu_ms": sum(w["ticks"] for w in windows) / CLOCK_TICKS * 1000 / max(1, done),
+        "caller_cpu_ms": sum(w["caller_cpu"] for w in windows) * 1000 / max(1, done),
+        "errors": sum(w["errors"] for w in windows),
+        "exhausted": any(w["exhausted"] for w in windows),
     }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=500)
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each window")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="windows per variant, alternated (S U, U S, ...)"
+    )
     parser.add_argument("--processes", type=int, default=4, help="calling processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per calling process")
     parser.add_argument(
@@ -379,8 +447,14 @@ def main() -> int:
                 text=True,
             )
             latencies = json.loads(done.stdout.strip().splitlines()[-1])["latencies"]
-            signed = throughput(consumer, "signed", args)
-            unsigned = throughput(consumer, "unsigned", args)
+            # Alternate the variants (S U, U S, ...) so that drift on the machine (other
+            # load, caches, autovacuum) falls on both alike.
+            windows: dict[str, list[dict]] = {"signed": [], "unsigned": []}
+            for round_number in range(args.rounds):
+                order = ("signed", "unsigned") if round_number % 2 == 0 else ("unsigned", "signed")
+                for mode in order:
+                    windows[mode].append(throughput(consumer, provider, mode, args))
+            signed, unsigned = _combined(windows["signed"]), _combined(windows["unsigned"])
         finally:
             provider.stop()
             for name in DATABASES.values():

@@ -2,22 +2,126 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from tambo.core import audit, clock
 
 from .models import ExchangeLog, SeenNonce
 
+# The log's columns in the order the PostgreSQL statement writes them (JSON ones cast).
+_COLUMNS = (
+    "request_id",
+    "direction",
+    "at",
+    "consumer",
+    "provider",
+    "service",
+    "version",
+    "filing_number",
+    "procedure",
+    "legal_basis",
+    "subject_document",
+    "outcome",
+    "http_status",
+    "duration_ms",
+    "request_headers",
+    "request_body",
+    "answer_headers",
+    "answer_body",
+)
+_JSON_COLUMNS = {"request_headers", "answer_headers"}
+_NONCE_CONSTRAINT = "unique_nonce"
+
+
+def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog | None:
+    """One log entry plus its audit entry, all or nothing.
+
+    With ``nonce`` (key id, nonce of a verified request) the nonce is recorded with them, so
+    the same signed request is never served twice. If it was already used (a replay,
+    possibly running at the same moment) nothing is written and None is returned: the caller
+    answers ``replayed`` instead.
+    """
+    fields.setdefault("at", clock.now())
+    if connection.vendor == "postgresql":
+        return _write_postgres(nonce, fields)
+    with transaction.atomic():
+        if nonce is not None and not _first_use(*nonce):
+            return None
+        entry = ExchangeLog.objects.create(**fields)
+        audit.record(
+            _action(fields),
+            "exchange",
+            fields["request_id"],
+            agency_code=_agency(fields),
+            data=_audit_data(fields),
+        )
+    return entry
+
+
+def _write_postgres(nonce: tuple[str, str] | None, fields: dict[str, Any]) -> ExchangeLog | None:
+    """The nonce, the log entry and its audit entry in one statement (one round trip; outside
+    a transaction, one commit). The nonce's unique constraint refuses a replay: the statement
+    fails as a whole, so nothing of it is written, and a concurrent use of the same nonce
+    waits for the first one's commit before it fails."""
+    entry = ExchangeLog(**fields)
+    values = [getattr(entry, column) for column in _COLUMNS]
+    placeholders = ", ".join(
+        "CAST(%s AS jsonb)" if column in _JSON_COLUMNS else "%s" for column in _COLUMNS
+    )
+    params = [
+        json.dumps(value) if column in _JSON_COLUMNS else value
+        for column, value in zip(_COLUMNS, values, strict=True)
+    ]
+    prelude = (
+        f"log_entry AS (INSERT INTO {ExchangeLog._meta.db_table} ({', '.join(_COLUMNS)}) "  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
+        f"VALUES ({placeholders}) RETURNING id), "
+        "subject AS (SELECT CAST(%s AS text) AS id)"
+    )
+    params.append(fields["request_id"])
+    if nonce is not None:
+        prelude = (
+            f"seen AS (INSERT INTO {SeenNonce._meta.db_table} (key_id, nonce, seen_at) "  # noqa: S608 - table name from the model; values are parameters  # nosec B608
+            f"VALUES (%s, %s, %s)), {prelude}"
+        )
+        params = [nonce[0][:80], nonce[1][:80], fields["at"], *params]
+    try:
+        # Inside a caller's transaction a savepoint keeps a refused replay from aborting it.
+        with transaction.atomic() if connection.in_atomic_block else _no_block():
+            (entry.pk,) = audit.record_with_statement(
+                prelude,
+                params,
+                "SELECT id FROM subject",
+                "(SELECT id FROM log_entry)",
+                _action(fields),
+                "exchange",
+                agency_code=_agency(fields),
+                data=_audit_data(fields),
+            )
+    except IntegrityError as error:
+        if nonce is not None and _violates(error, _NONCE_CONSTRAINT):
+            return None
+        raise
+    return entry
+
+
+class _no_block:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _violates(error: IntegrityError, constraint: str) -> bool:
+    diag = getattr(error.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None) == constraint
+
 
 def _first_use(key_id: str, nonce: str) -> bool:
-    """Record a nonce in the current transaction; False if it was already used.
-
-    One ``INSERT ... ON CONFLICT DO NOTHING`` (PostgreSQL and SQLite): no savepoint round
-    trips; a concurrent insert of the same nonce waits for the other transaction and then
-    inserts nothing.
-    """
+    """Record a nonce in the current transaction; False if it was already used (SQLite)."""
     table = SeenNonce._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -28,29 +132,19 @@ def _first_use(key_id: str, nonce: str) -> bool:
         return cursor.rowcount == 1
 
 
-def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog | None:
-    """One log entry plus its audit entry, in one transaction.
+def _action(fields: dict[str, Any]) -> str:
+    return f"exchange.{fields['direction']}.{'ok' if fields['outcome'] == 'ok' else 'refused'}"
 
-    With ``nonce`` (key id, nonce of a verified request) the nonce is recorded first in the
-    same transaction — one commit per served request instead of two. If it was already used
-    (a replay, possibly running at the same moment) nothing is written and None is returned:
-    the caller answers ``replayed`` instead.
-    """
-    with transaction.atomic():
-        if nonce is not None and not _first_use(*nonce):
-            return None
-        entry = ExchangeLog.objects.create(at=clock.now(), **fields)
-        audit.record(
-            f"exchange.{fields['direction']}.{'ok' if fields['outcome'] == 'ok' else 'refused'}",
-            "exchange",
-            fields["request_id"],
-            agency_code=fields["consumer"] if fields["direction"] == "out" else fields["provider"],
-            data={
-                "service": f"{fields['service']}/{fields['version']}",
-                "consumer": fields["consumer"],
-                "provider": fields["provider"],
-                "filing": fields.get("filing_number", ""),
-                "outcome": fields["outcome"],
-            },
-        )
-    return entry
+
+def _agency(fields: dict[str, Any]) -> str:
+    return fields["consumer"] if fields["direction"] == "out" else fields["provider"]
+
+
+def _audit_data(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "service": f"{fields['service']}/{fields['version']}",
+        "consumer": fields["consumer"],
+        "provider": fields["provider"],
+        "filing": fields.get("filing_number", ""),
+        "outcome": fields["outcome"],
+    }
