@@ -1160,3 +1160,19 @@ def test_an_intermediary_gone_from_the_desk_is_refused_what_they_took_there(
     if endpoint.is_api:
         assert response.json()["error"]["code"] == "forbidden"
     assert _fingerprint() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", sorted(OFFICIALS))
+def test_the_delegation_list_shows_what_delegation_view_allows(world, who: str) -> None:
+    """The list of delegations (``GET /api/v1/office/delegations``) shows a delegation to who
+    granted or received it and to who may revoke it (a supervisor or signer of its unit),
+    as the policy's ``delegation.view`` answers, and to no other official."""
+    delegation = Delegation.objects.get(pk=world.keys["delegation"])
+    user = world.users[who]
+    endpoint = next(e for e in ENDPOINTS if e.name == "api delegations")
+    response = _request(_client(world, who, endpoint), endpoint, endpoint.path, {})
+    assert response.status_code == 200
+    listed = delegation.pk in {row["id"] for row in response.json()}
+    assert listed == policy.allows(user, "delegation.view", delegation)
+    assert listed == (who in {SUPERVISOR, DELEGATE, SIGNER})

@@ -267,6 +267,11 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return may_delegate(user, obj.unit_id, obj.role)
     if action == "delegation.revoke":
         return obj.delegator_id == user.pk or may_delegate(user, obj.unit_id, obj.role)
+    if action == "delegation.view":
+        # Who granted or received it, and who may revoke it (the lists of delegations).
+        return user.pk in (obj.delegator_id, obj.delegate_id) or may_delegate(
+            user, obj.unit_id, obj.role
+        )
     return False
 
 
