@@ -12,12 +12,15 @@ import pytest
 from django.test import Client, override_settings
 
 from tambo.cases import actions, assisted
-from tambo.cases.models import AssistedConsent, Filing
+from tambo.cases.models import AssistedConsent, Draft, Filing
 from tambo.cases.receipt import receipt_pdf
+from tambo.catalog.models import OrgUnit
 from tambo.core import clock
-from tambo.core.errors import Conflict, NotFound, ValidationFailed
+from tambo.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tambo.core.models import AuditEntry
 from tambo.identity import actions as identity_actions
+from tambo.identity import policy
+from tambo.identity.models import Appointment
 from tambo.inbox.sms import FileSender
 
 from .conftest import PNG_1PX, answers_for, login_official, make_official, without_file_field
@@ -218,6 +221,42 @@ def test_the_intermediary_cannot_open_the_citizens_other_cases(
     # Nor the office queues of the unit they sit in.
     assert "/oficina/" not in helper.get("/").content.decode()
     assert helper.get("/oficina/").status_code == 404
+
+
+def test_the_policy_answers_on_a_consent_for_who_took_it_at_that_desk(
+    helper, intermediary, present, catalog
+):
+    """``assisted.consent`` is the decision: the intermediary who took the consent, while they
+    hold the intermediary appointment at its unit. The citizen named on it and the agency's
+    officials are told it does not exist; its intermediary, after leaving that desk, is told
+    no (403) on the web and in the actions."""
+    proc = without_file_field(catalog)
+    consent = assisted.request_consent(
+        intermediary,
+        proc,
+        document_type="dni",
+        document_number=present.document_number,
+        method="paper",
+        scan=io.BytesIO(PNG_1PX),
+    )
+    assert policy.allows(intermediary, "assisted.consent", consent)
+    assert not policy.allows(intermediary, "assisted.enrolment", consent)
+    desk = make_official("mp_desk", "MDSI", ["front_desk"], ["MP"])
+    for someone_else in (present, desk):
+        with pytest.raises(NotFound):
+            policy.require(someone_else, "assisted.consent", consent)
+    Appointment.objects.filter(user=intermediary).update(active=False)
+    Appointment.objects.create(
+        user=intermediary,
+        unit=OrgUnit.objects.get(agency__code="MDSI", code="RC"),
+        role="intermediary",
+    )
+    policy.forget(intermediary)
+    with pytest.raises(Forbidden):
+        assisted.start_assisted_draft(intermediary, consent.pk)
+    assert helper.get(f"/asistido/consentimiento/{consent.pk}/").status_code == 403
+    assert helper.post(f"/asistido/consentimiento/{consent.pk}/borrador/").status_code == 403
+    assert not Draft.objects.filter(consent=consent).exists()
 
 
 def test_an_official_who_is_also_an_intermediary_gets_no_intermediary_queue(catalog):

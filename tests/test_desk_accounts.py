@@ -12,10 +12,12 @@ from django.test import Client, override_settings
 
 from tambo.cases import desk_accounts
 from tambo.cases.models import AccountEnrolment
+from tambo.catalog.models import OrgUnit
 from tambo.core import clock
-from tambo.core.errors import NotFound, ValidationFailed
+from tambo.core.errors import Forbidden, NotFound, ValidationFailed
 from tambo.core.models import AuditEntry
-from tambo.identity.models import User
+from tambo.identity import policy
+from tambo.identity.models import Appointment, User
 from tambo.inbox.sms import FileSender
 
 from .conftest import PNG_1PX, login_official, make_official
@@ -192,6 +194,35 @@ def test_only_intermediaries_and_only_their_own_requests(helper, intermediary, w
     assert helper.get(f"/asistido/cuentas/{enrolment.pk}/codigo/").status_code == 404
     with pytest.raises(NotFound):
         desk_accounts.confirm_code(intermediary, enrolment.pk, "123456")
+
+
+def test_the_policy_answers_on_a_request_for_who_took_it_at_that_desk(intermediary, catalog):
+    """``assisted.enrolment`` is the decision: who took the request, while at that unit; a
+    request never passes for a consent (``assisted.consent``) nor the reverse."""
+    scan = io.BytesIO(PNG_1PX)
+    enrolment = desk_accounts.request_account(
+        intermediary, **{**FORM, "method": "paper"}, scan=scan
+    )
+    other = make_official("tambo_luis", "MDSI", ["intermediary"], ["MP"])
+    assert policy.allows(intermediary, "assisted.enrolment", enrolment)
+    assert not policy.allows(intermediary, "assisted.consent", enrolment)
+    assert not policy.allows(other, "assisted.enrolment", enrolment)
+    with pytest.raises(NotFound):  # someone else's: as if it did not exist
+        policy.require(other, "assisted.enrolment", enrolment)
+    # The person who now has the account is not told the request exists either.
+    with pytest.raises(NotFound):
+        policy.require(enrolment.citizen, "assisted.enrolment", enrolment)
+    # Moved to another desk of the same agency: refused, and told so (it is theirs).
+    Appointment.objects.filter(user=intermediary).update(active=False)
+    Appointment.objects.create(
+        user=intermediary,
+        unit=OrgUnit.objects.get(agency__code="MDSI", code="RC"),
+        role="intermediary",
+    )
+    policy.forget(intermediary)
+    assert not policy.allows(intermediary, "assisted.enrolment", enrolment)
+    with pytest.raises(Forbidden):
+        desk_accounts.get_enrolment(intermediary, enrolment.pk)
 
 
 def test_account_requests_are_rate_limited_per_intermediary(helper, settings):

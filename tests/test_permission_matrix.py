@@ -62,8 +62,10 @@ FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR = "front_desk", "evaluator", "signer",
 DELEGATE, LAPSED = "delegate", "lapsed_delegate"
 OTHER_UNIT, OTHER_AGENCY = "other_unit_official", "other_agency_official"
 # Intermediaries at MDSI's service centre (unit MP): the one who holds the owner's consent
-# and assisted draft, and another one at the same desk who must not see them.
+# and assisted draft, and another one at the same desk who must not see them; and one at
+# MTC's service centre (another agency), who must not see them either.
 INTERMEDIARY, OTHER_INTERMEDIARY = "intermediary", "other_intermediary"
+OTHER_AGENCY_INTERMEDIARY = "other_agency_intermediary"
 IDENTITIES = [
     ANON,
     OWNER,
@@ -78,6 +80,7 @@ IDENTITIES = [
     OTHER_AGENCY,
     INTERMEDIARY,
     OTHER_INTERMEDIARY,
+    OTHER_AGENCY_INTERMEDIARY,
 ]
 ON_FILING = {FRONT_DESK, EVALUATOR, SIGNER, SUPERVISOR, DELEGATE}
 OFFICIALS = ON_FILING | {LAPSED, OTHER_UNIT, OTHER_AGENCY}
@@ -97,7 +100,7 @@ RULES: dict[str, set[str]] = {
     "official": OFFICIALS,
     "signed_in": SIGNED_IN,
     "intermediary": {INTERMEDIARY},
-    "intermediaries": {INTERMEDIARY, OTHER_INTERMEDIARY},
+    "intermediaries": {INTERMEDIARY, OTHER_INTERMEDIARY, OTHER_AGENCY_INTERMEDIARY},
     "owner_or_intermediary": {OWNER, INTERMEDIARY},
 }
 
@@ -117,6 +120,10 @@ class Endpoint:
     upload: bool = False
     upload_field: str = "file"
     changes: bool = False  # state-changing: a denied request must change nothing
+    # The policy action that decides on the object of the URL: every signed-in identity's
+    # request must ask ``policy.allows(user, action, <that object>)`` (so the row's outcome
+    # is the policy's answer, not a check made beside it).
+    action: str = ""
 
     @property
     def is_api(self) -> bool:
@@ -477,6 +484,17 @@ ENDPOINTS = [
         "/asistido/consentimiento/{pending_consent}/",
         "intermediary",
         "intermediary",
+        action="assisted.consent",
+    ),
+    Endpoint(
+        "web assisted confirm",
+        "POST",
+        "/asistido/consentimiento/{consent}/",
+        "intermediary",
+        "intermediary",
+        data={"code": "000000"},
+        changes=True,
+        action="assisted.consent",
     ),
     Endpoint(
         "web assisted open draft",
@@ -485,6 +503,7 @@ ENDPOINTS = [
         "intermediary",
         "intermediary",
         changes=True,
+        action="assisted.consent",
     ),
     Endpoint(
         "web assisted draft form",
@@ -501,7 +520,12 @@ ENDPOINTS = [
         "intermediaries",
     ),
     Endpoint(
-        "web desk account", "GET", "/asistido/cuentas/{enrolment}/", "intermediary", "intermediary"
+        "web desk account",
+        "GET",
+        "/asistido/cuentas/{enrolment}/",
+        "intermediary",
+        "intermediary",
+        action="assisted.enrolment",
     ),
     Endpoint(
         "web desk account code",
@@ -509,6 +533,17 @@ ENDPOINTS = [
         "/asistido/cuentas/{enrolment}/codigo/",
         "intermediary",
         "intermediary",
+        action="assisted.enrolment",
+    ),
+    Endpoint(
+        "web desk account confirm",
+        "POST",
+        "/asistido/cuentas/{enrolment}/codigo/",
+        "intermediary",
+        "intermediary",
+        data={"code": "000000"},
+        changes=True,
+        action="assisted.enrolment",
     ),
     Endpoint(
         "web desk account resend",
@@ -517,6 +552,7 @@ ENDPOINTS = [
         "intermediary",
         "intermediary",
         changes=True,
+        action="assisted.enrolment",
     ),
     Endpoint(
         "api assisted consent",
@@ -550,6 +586,7 @@ ENDPOINTS = [
         "/api/v1/assisted/consents/{pending_consent}",
         "intermediary",
         "intermediary",
+        action="assisted.consent",
     ),
     Endpoint(
         "api assisted confirm",
@@ -560,6 +597,7 @@ ENDPOINTS = [
         data={"code": "000000"},
         json=True,
         changes=True,
+        action="assisted.consent",
     ),
     Endpoint(
         "api assisted draft",
@@ -568,6 +606,7 @@ ENDPOINTS = [
         "intermediary",
         "intermediary",
         changes=True,
+        action="assisted.consent",
     ),
     Endpoint(
         "api assisted draft save",
@@ -688,6 +727,7 @@ def _build_world() -> World:
         ),
         INTERMEDIARY: make_official("i_ana", "MDSI", ["intermediary"], ["MP"]),
         OTHER_INTERMEDIARY: make_official("i_luis", "MDSI", ["intermediary"], ["MP"]),
+        OTHER_AGENCY_INTERMEDIARY: make_official("t_intermediary", "MTC", ["intermediary"], ["MP"]),
     }
     gde = OrgUnit.objects.get(agency__code="MDSI", code="GDE")
     today = clock.local_now().date()
@@ -905,6 +945,20 @@ def _fingerprint() -> tuple[Any, ...]:
     )
 
 
+def _record_policy_questions(monkeypatch) -> list[tuple[str, Any]]:
+    """Every ``(action, object pk)`` the policy is asked about from now on in this test."""
+    asked: list[tuple[str, Any]] = []
+    original = policy.allows
+
+    def recording(user: Any, action: str, obj: Any = None) -> bool:
+        asked.append((action, getattr(obj, "pk", None)))
+        return original(user, action, obj)
+
+    # ``require`` calls ``allows`` through the module's globals, so this sees it too.
+    monkeypatch.setattr(policy, "allows", recording)
+    return asked
+
+
 def _expected_denial(endpoint: Endpoint, who: str) -> set[int]:
     if who == ANON:
         return {401} if endpoint.is_api else {302}
@@ -918,12 +972,17 @@ CASES = [(e, who) for e in ENDPOINTS for who in IDENTITIES]
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("endpoint", "who"), CASES, ids=[f"{e.name}-{who}" for e, who in CASES])
-def test_matrix(world, endpoint: Endpoint, who: str) -> None:
+def test_matrix(world, monkeypatch, endpoint: Endpoint, who: str) -> None:
     path = endpoint.path.format(**world.keys)
     client = _client(world, who, endpoint)
     before = _fingerprint() if endpoint.changes else None
+    asked = _record_policy_questions(monkeypatch)
     response = _request(client, endpoint, path, _payload(world, endpoint))
     status = response.status_code
+    if endpoint.action and who != ANON:
+        # Anonymous requests stop at the login (or the API's 401) before any object.
+        on_object = {str(pk) for action, pk in asked if action == endpoint.action}
+        assert any(pk in path for pk in on_object), (endpoint.action, asked)
     if who in RULES[endpoint.allowed]:
         assert 200 <= status < 400, (status, response.content[:500])
         if status == 302:
@@ -1063,3 +1122,57 @@ def test_an_office_download_names_a_document_of_that_expediente_only(world) -> N
     refused = _request(client, download, crossed, {})
     assert refused.status_code == 404
     assert MINIMAL_PDF not in refused.content
+
+
+def test_every_desk_record_action_has_matrix_rows() -> None:
+    """The policy's object actions on what intermediaries take at the desk are each the
+    declared ``action`` of matrix rows, so their outcome for every identity is checked."""
+    declared = {e.action for e in ENDPOINTS if e.action}
+    assert set(policy.DESK_RECORD_ACTIONS) <= declared
+    assert declared <= set(policy.DESK_RECORD_ACTIONS), "an unknown action is declared"
+
+
+DESK_RECORD_ROWS = [e for e in ENDPOINTS if e.action in policy.DESK_RECORD_ACTIONS]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", ["moved_to_another_agency", "no_longer_intermediary"])
+@pytest.mark.parametrize("endpoint", DESK_RECORD_ROWS, ids=lambda e: e.name)
+def test_an_intermediary_gone_from_the_desk_is_refused_what_they_took_there(
+    world, endpoint: Endpoint, change: str
+) -> None:
+    """Consents and account requests are the intermediary's at the unit where they took
+    them: after leaving that desk (now at another agency's centre, or at none) they get 403
+    (they know the object exists) and nothing changes."""
+    from tambo.identity.models import Appointment
+
+    user = world.users[INTERMEDIARY]
+    Appointment.objects.filter(user=user, role="intermediary").update(active=False)
+    if change == "moved_to_another_agency":
+        unit = OrgUnit.objects.get(agency__code="MTC", code="MP")
+        Appointment.objects.create(user=user, unit=unit, role="intermediary")
+    policy.forget(user)
+    path = endpoint.path.format(**world.keys)
+    client = _client(world, INTERMEDIARY, endpoint)
+    before = _fingerprint()
+    response = _request(client, endpoint, path, _payload(world, endpoint))
+    assert response.status_code == 403, (response.status_code, response.content[:500])
+    if endpoint.is_api:
+        assert response.json()["error"]["code"] == "forbidden"
+    assert _fingerprint() == before
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", sorted(OFFICIALS))
+def test_the_delegation_list_shows_what_delegation_view_allows(world, who: str) -> None:
+    """The list of delegations (``GET /api/v1/office/delegations``) shows a delegation to who
+    granted or received it and to who may revoke it (a supervisor or signer of its unit),
+    as the policy's ``delegation.view`` answers, and to no other official."""
+    delegation = Delegation.objects.get(pk=world.keys["delegation"])
+    user = world.users[who]
+    endpoint = next(e for e in ENDPOINTS if e.name == "api delegations")
+    response = _request(_client(world, who, endpoint), endpoint, endpoint.path, {})
+    assert response.status_code == 200
+    listed = delegation.pk in {row["id"] for row in response.json()}
+    assert listed == policy.allows(user, "delegation.view", delegation)
+    assert listed == (who in {SUPERVISOR, DELEGATE, SIGNER})

@@ -238,13 +238,22 @@ def count_code_request(intermediary: Any, contact: str) -> None:
 
 
 def _own_consent(intermediary: Any, consent_id: Any, *, lock: bool = False) -> AssistedConsent:
+    """The consent, if the policy lets ``intermediary`` act on it (``assisted.consent``).
+
+    Someone else's consent answers the same "not found" as a missing one (same message), so
+    its existence does not leak; its own intermediary, gone from that desk, gets 403.
+    """
     qs = AssistedConsent.objects.select_related("citizen", "unit__agency", "procedure__agency")
     if lock:
         qs = qs.select_for_update(of=("self",))
     consent = qs.filter(pk=consent_id).first()
-    if consent is None or consent.intermediary_id != getattr(intermediary, "pk", None):
+    if consent is not None:
+        try:
+            policy.require(intermediary, "assisted.consent", consent)
+        except NotFound:
+            consent = None
+    if consent is None:
         raise NotFound(_("No encontramos ese consentimiento."))
-    policy.require(intermediary, "assisted.start")
     return consent
 
 

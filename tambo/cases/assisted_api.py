@@ -10,7 +10,9 @@
 
 Errors use the API's stable codes: ``validation_error`` (422, with ``fields``),
 ``consent_missing`` (409), ``rate_limited`` (429 with ``Retry-After``), ``not_found`` (404:
-not an intermediary's own consent), ``forbidden`` (403: the caller is not an intermediary).
+not the caller's own consent), ``forbidden`` (403: the caller is not an intermediary, or no
+longer at the desk where they took the consent; policy actions ``assisted.start`` and
+``assisted.consent``).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tambo.catalog import queries as catalog_queries
 from tambo.catalog.presenters import procedure_page
-from tambo.core.errors import Conflict, NotFound, ValidationFailed
+from tambo.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tambo.core.ratelimit import RateLimited
 from tambo.identity import policy
 from tambo.identity.models import DocumentType
@@ -85,11 +86,14 @@ def start(request: HttpRequest, agency: str, code: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def code(request: HttpRequest, consent_id: str) -> HttpResponse:
-    _require_intermediary(request)
+    # The policy's ``assisted.consent`` decides, on the consent itself (404 unless it is the
+    # caller's, 403 if they no longer work at the desk where they took it).
     try:
         consent = assisted.get_consent(request.user, consent_id)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None
     errors: dict[str, str] = {}
     if request.method == "POST":
         try:
@@ -120,11 +124,12 @@ def code(request: HttpRequest, consent_id: str) -> HttpResponse:
 @require_POST
 def open_draft(request: HttpRequest, consent_id: str) -> HttpResponse:
     """Continue with a consent already given (e.g. after going back)."""
-    _require_intermediary(request)
     try:
         draft = assisted.start_assisted_draft(request.user, consent_id)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None
     except Conflict as exc:
         messages.error(request, exc.message)
         return redirect("cases:assisted_code", consent_id=consent_id)

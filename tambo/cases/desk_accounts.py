@@ -14,7 +14,8 @@ on it). A person without one can get it at the desk:
 3. :func:`activate`: the person opens the link and chooses their own password; the
    intermediary never knows it.
 
-Every step asks the policy (``assisted.create_account``), is rate-limited and audited.
+Every step asks the policy (``assisted.create_account``; on a request already made,
+``assisted.enrolment``), is rate-limited and audited.
 """
 
 from __future__ import annotations
@@ -249,13 +250,22 @@ def _send(
 
 
 def _own(intermediary: Any, enrolment_id: Any, *, lock: bool = False) -> AccountEnrolment:
+    """The request, if the policy lets ``intermediary`` act on it (``assisted.enrolment``).
+
+    Someone else's request answers the same "not found" as a missing one (same message), so
+    its existence does not leak; its own intermediary, gone from that desk, gets 403.
+    """
     qs = AccountEnrolment.objects.select_related("unit__agency")
     if lock:
         qs = qs.select_for_update(of=("self",))
     enrolment = qs.filter(pk=enrolment_id).first()
-    if enrolment is None or enrolment.intermediary_id != getattr(intermediary, "pk", None):
+    if enrolment is not None:
+        try:
+            policy.require(intermediary, "assisted.enrolment", enrolment)
+        except NotFound:
+            enrolment = None
+    if enrolment is None:
         raise NotFound(_("No encontramos esa solicitud de cuenta."))
-    policy.require(intermediary, "assisted.create_account")
     return enrolment
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from tambo.core.errors import Conflict, NotFound, ValidationFailed
+from tambo.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from tambo.core.ratelimit import RateLimited, rate_limit
 from tambo.identity import policy
 from tambo.identity.phones import masked
 
 from . import desk_accounts
+from .models import AccountEnrolment
 
 FIELDS = ("document_number", "first_name", "last_name", "phone", "email", "method")
 
@@ -24,12 +26,15 @@ def _require_intermediary(request: HttpRequest) -> None:
         raise Http404
 
 
-def _own(request: HttpRequest, enrolment_id: str):
-    _require_intermediary(request)
+def _own(request: HttpRequest, enrolment_id: str) -> AccountEnrolment:
+    """The request, as the policy's ``assisted.enrolment`` decides on it (404 unless it is the
+    caller's, 403 if they no longer work at the desk where they took it)."""
     try:
         return desk_accounts.get_enrolment(request.user, enrolment_id)
     except NotFound:
         raise Http404 from None
+    except Forbidden:
+        raise PermissionDenied from None
 
 
 @login_required

@@ -25,7 +25,11 @@ LIST_LIMIT = 200
 
 
 def visible_to(user: Any) -> list[Delegation]:
-    """Delegations ``user`` granted or received, and those they may revoke (newest first)."""
+    """Delegations ``user`` granted or received, and those they may revoke (newest first).
+
+    The query only narrows the candidates (the user's own and their units'); the policy's
+    ``delegation.view`` decides on each one.
+    """
     from django.db.models import Q
 
     policy.require(user, "delegation.list")
@@ -35,13 +39,7 @@ def visible_to(user: Any) -> list[Delegation]:
         .select_related("delegator", "delegate", "unit__agency")
         .order_by("-pk")[:LIST_LIMIT]
     )
-    return [
-        d
-        for d in rows
-        if d.delegator_id == user.pk
-        or d.delegate_id == user.pk
-        or policy.allows(user, "delegation.revoke", d)
-    ]
+    return [d for d in rows if policy.allows(user, "delegation.view", d)]
 
 
 def delegable(user: Any) -> list[tuple[Any, str]]:

@@ -8,7 +8,9 @@ grants: their appointments (role in an org unit) and the delegations they receiv
 in force today. The front desk of an agency handles admissibility for all its units;
 evaluators, signers and supervisors act on the expedientes of their own unit; supervisors
 assign. A supervisor may delegate any role of their unit, a signer may delegate signing,
-each for a period (never re-delegated: only an appointment can be delegated).
+each for a period (never re-delegated: only an appointment can be delegated). Intermediaries
+at a service centre act on the consents and account requests they took there, and on the
+drafts and expedientes they assist (block "Assisted filing" below).
 
 The checks are in-memory set lookups; a user's grants are read once per request (two
 indexed queries, cached on the user object) and only when an official rule is consulted, so
@@ -245,6 +247,8 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return _may_reset_second_factor(user, obj)
     if action in ASSISTED_ACTIONS and _assisted_allows(user, action, obj):
         return True
+    if action in DESK_RECORD_ACTIONS:
+        return _desk_record_allows(user, action, obj)
     if obj is None:
         return action in OFFICIAL_ACTIONS and is_official(user)
     if action in CITIZEN_OWN_ACTIONS and _owner_id(obj) == user.pk:
@@ -263,6 +267,11 @@ def allows(user: Any, action: str, obj: Any = None) -> bool:
         return may_delegate(user, obj.unit_id, obj.role)
     if action == "delegation.revoke":
         return obj.delegator_id == user.pk or may_delegate(user, obj.unit_id, obj.role)
+    if action == "delegation.view":
+        # Who granted or received it, and who may revoke it (the lists of delegations).
+        return user.pk in (obj.delegator_id, obj.delegate_id) or may_delegate(
+            user, obj.unit_id, obj.role
+        )
     return False
 
 
@@ -336,6 +345,32 @@ def _assisted_allows(user: Any, action: str, obj: Any) -> bool:
     return obj is not None and _assisted_by(obj) == user.pk
 
 
+# What an intermediary takes at the desk: the citizen's consent to file for them
+# (``cases.AssistedConsent``) and a request for an account for a person who has none
+# (``cases.AccountEnrolment``). Each belongs to the intermediary who took it, at the
+# service-centre unit where they took it: they act on it (see it, confirm its code, open the
+# draft, send the activation link again) while they hold the intermediary appointment at that
+# unit. After leaving that desk they are refused (403: they know it exists); anyone else is
+# told it does not exist (404), the citizen named on the consent included.
+DESK_RECORD_ACTIONS = {
+    "assisted.consent": "cases.AssistedConsent",
+    "assisted.enrolment": "cases.AccountEnrolment",
+}
+
+
+def _took(user: Any, obj: Any) -> bool:
+    pk = getattr(user, "pk", None)
+    return pk is not None and getattr(obj, "intermediary_id", None) == pk
+
+
+def _desk_record_allows(user: Any, action: str, obj: Any) -> bool:
+    # The model is checked, so a consent cannot pass as an account request or the reverse.
+    label = getattr(getattr(obj, "_meta", None), "label", None)
+    if label != DESK_RECORD_ACTIONS[action] or not _took(user, obj):
+        return False
+    return any(g.role == "intermediary" and g.unit_id == obj.unit_id for g in grants(user))
+
+
 def require(user: Any, action: str, obj: Any = None) -> None:
     """Raise :class:`NotFound` (hiding the object) or :class:`Forbidden` unless allowed.
 
@@ -344,8 +379,21 @@ def require(user: Any, action: str, obj: Any = None) -> None:
     """
     if allows(user, action, obj):
         return
-    if action in HIDDEN_WHEN_DENIED or (
-        action not in GLOBAL_ACTIONS and (obj is None or not _can_see(user, obj))
-    ):
+    if _hidden(user, action, obj):
         raise NotFound(_("No encontramos lo que busca."))
     raise Forbidden(_("No tiene permiso para hacer esto."))
+
+
+def _hidden(user: Any, action: str, obj: Any) -> bool:
+    """Whether a refusal must answer "not found" (the user may not know ``obj`` exists)."""
+    if action in HIDDEN_WHEN_DENIED:
+        return True
+    if action in GLOBAL_ACTIONS:
+        return False
+    if obj is None:
+        return True
+    if action in DESK_RECORD_ACTIONS:
+        # Only who took it knows it exists: not the citizen named on a consent, not the
+        # agency's officials, not another intermediary at the same desk.
+        return not _took(user, obj)
+    return not _can_see(user, obj)
