@@ -5,7 +5,13 @@ that is empty, cut short, or says it is one type but is another is refused. So i
 that is also another format (a ZIP or HTML polyglot), a PDF that carries active content
 (JavaScript, launch actions, embedded files, forms that submit, XFA), a PDF whose
 compressed streams inflate beyond a sane ratio (a compression bomb), and a name that is a
-path, hides characters, or whose extension disagrees with the content. See docs/security.md.
+path, hides characters, or whose extension disagrees with the content.
+
+A name that tries path traversal (a ``..`` component, an absolute or UNC path: the rule is in
+:mod:`tambo.core.upload_names`) is refused first, before the content is read, whether it is
+handed to us raw (``filename``) or arrived over HTTP, where Django's parser trims it to its base
+name and :class:`tambo.core.upload_names.UploadNameMiddleware` marks the file with the name as
+sent. See docs/security.md.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from typing import IO
 
 from django.conf import settings
 from django.utils.translation import gettext as _
+
+from tambo.core.upload_names import is_traversal, sent_path, traversal_message
 
 MEDIA_TYPES = {"pdf": "application/pdf", "jpeg": "image/jpeg", "png": "image/png"}
 TYPE_NAMES = {"pdf": "PDF", "jpeg": "JPG", "png": "PNG"}
@@ -104,8 +112,11 @@ def check_file(
     """Read the stream: size, SHA-256, type by content, completeness, then what it hides.
 
     ``filename`` and ``claimed_type`` (what the client said) must agree with the content
-    when given; nothing about the file is trusted from them.
+    when given; nothing about the file is trusted from them. A name that tries path
+    traversal, given as ``filename`` or marked on the uploaded file, is refused at once.
     """
+    if sent_path(stream) is not None or (filename is not None and is_traversal(filename)):
+        raise UploadRejected(traversal_message())
     digest = hashlib.sha256()
     size = 0
     head = b""

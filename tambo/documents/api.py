@@ -16,6 +16,7 @@ from ninja.files import UploadedFile
 
 from tambo.core import ratelimit
 from tambo.core.errors import NotFound, ValidationFailed
+from tambo.core.upload_names import sent_path, traversal_message
 from tambo.identity import policy
 
 from .public import public_document
@@ -61,6 +62,8 @@ def verify_file(request: HttpRequest, file: File[UploadedFile]) -> Any:
     """Check a PDF: ``status`` is authentic, altered, not_signed, foreign_signature, unknown or not_pdf."""
     ratelimit.check(request, "verify")
     policy.require(request.user, "document.verify")
+    if sent_path(file) is not None:
+        raise ValidationFailed({"file": traversal_message()})
     limit = settings.TAMBO_MAX_FILE_BYTES
     if file.size is not None and file.size > limit:
         raise ValidationFailed(

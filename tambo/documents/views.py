@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from tambo.core.ratelimit import rate_limit
+from tambo.core.upload_names import sent_path, traversal_message
 from tambo.identity import policy
 
 from .public import normalize_code, public_document
@@ -43,6 +44,8 @@ def verify_form(request: HttpRequest) -> HttpResponse:
         limit = settings.TAMBO_MAX_FILE_BYTES
         if upload is None or upload.size == 0:
             errors["archivo"] = _("Elija el archivo PDF que quiere comprobar.")
+        elif sent_path(upload) is not None:
+            errors["archivo"] = traversal_message()
         elif upload.size > limit:
             errors["archivo"] = _("El archivo supera el máximo de %(mb)s MB.") % {
                 "mb": limit // (1024 * 1024)

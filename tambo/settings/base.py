@@ -73,6 +73,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: request id and access log for everything, 503 for a database outage.
     "tambo.core.middleware.RequestContextMiddleware",
+    # Before anything reads request.POST/FILES: multipart bodies are parsed so that a file whose
+    # name tries path traversal is refused on its field, not trimmed to its base name.
+    "tambo.core.upload_names.UploadNameMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "tambo.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",

@@ -220,11 +220,21 @@ def _corpus() -> list[Hostile]:
 
 CORPUS = _corpus()
 
-# Names with a directory part: Django's multipart parser keeps only the last component, so over
-# HTTP they arrive as "passwd.pdf"; the checks refuse them wherever a raw name reaches an action.
+# Names that try path traversal (tambo/core/upload_names.py: is_traversal). Django's multipart
+# parser would keep only their last part ("passwd.pdf"); Tambo refuses them over HTTP as well as
+# wherever a raw name reaches an action.
 TRAVERSAL_NAMES = [
     "../../etc/passwd.pdf",
     "/etc/passwd.pdf",
     "..\\..\\boot.pdf",
     "documentos/../../../var/www/x.pdf",
+    "C:\\Users\\rosa\\..\\..\\x.pdf",
+    "\\\\servidor\\compartido\\x.pdf",
+    "..&#47;..&#47;x.pdf",
+    ".. \\x.pdf",
+    ".\u200b./x.pdf",
+    "../",
 ]
+# Paths that are not traversal: old browsers send a Windows full path for an ordinary file.
+# They are accepted under their base name, x.pdf.
+PLAIN_PATH_NAMES = ["C:\\Users\\rosa\\x.pdf", "C:\\x.pdf"]
