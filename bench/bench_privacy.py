@@ -89,7 +89,10 @@ def main(rounds: int = 300) -> None:
     session = client.session
     session[DEVICE_ID_SESSION_KEY] = device.persistent_id  # as django_otp.login does
     session.save()
-    for url in (f"/api/v1/office/filings/{filing.number}", f"/oficina/expedientes/{filing.number}/"):
+    for url in (
+        f"/api/v1/office/filings/{filing.number}",
+        f"/oficina/expedientes/{filing.number}/",
+    ):
         answered = client.get(url).status_code
         if answered != 200:
             raise SystemExit(f"{url} answered {answered}, not 200: nothing to measure")

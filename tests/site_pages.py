@@ -138,6 +138,8 @@ def _delegate_signing(official) -> None:
         ends_on=today + dt.timedelta(days=10),
         reason="Vacaciones de la firmante.",
     )
+
+
 def _desk_account(intermediary) -> str:
     """An account created at the desk on paper consent; returns its activation token."""
     import io

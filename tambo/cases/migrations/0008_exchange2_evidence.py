@@ -11,29 +11,36 @@ def rows_obtained_before_constancias(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('cases', '0007_inclusion2_account_enrolment'),
+        ("cases", "0007_inclusion2_account_enrolment"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='obtainedevidence',
-            name='claimed_at',
+            model_name="obtainedevidence",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='obtainedevidence',
-            name='reported_at',
+            model_name="obtainedevidence",
+            name="reported_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.RunPython(rows_obtained_before_constancias, migrations.RunPython.noop),
         migrations.AddIndex(
-            model_name='obtainedevidence',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['next_attempt_at'], name='evidence_pending_due'),
+            model_name="obtainedevidence",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["next_attempt_at"],
+                name="evidence_pending_due",
+            ),
         ),
         migrations.AddIndex(
-            model_name='obtainedevidence',
-            index=models.Index(condition=models.Q(('reported_at__isnull', True), ('status', 'obtained')), fields=['obtained_at'], name='evidence_unreported'),
+            model_name="obtainedevidence",
+            index=models.Index(
+                condition=models.Q(("reported_at__isnull", True), ("status", "obtained")),
+                fields=["obtained_at"],
+                name="evidence_unreported",
+            ),
         ),
     ]

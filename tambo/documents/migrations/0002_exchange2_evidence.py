@@ -4,15 +4,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('documents', '0001_initial'),
+        ("documents", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='issueddocument',
-            name='kind',
-            field=models.CharField(choices=[('receipt', 'Cargo de recepción'), ('resolution', 'Resolución'), ('silence_certificate', 'Constancia de silencio administrativo'), ('evidence_certificate', 'Constancia de documentos obtenidos'), ('other', 'Otro documento')], max_length=30),
+            model_name="issueddocument",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("receipt", "Cargo de recepción"),
+                    ("resolution", "Resolución"),
+                    ("silence_certificate", "Constancia de silencio administrativo"),
+                    ("evidence_certificate", "Constancia de documentos obtenidos"),
+                    ("other", "Otro documento"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
