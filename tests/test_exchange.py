@@ -26,6 +26,8 @@ from tambo.exchange.errors import ExchangeError
 from tambo.exchange.models import ExchangeLog
 from tambo.exchange.registry import write_agency
 from tambo.exchange.signing import Message, sign_request
+from tambo.identity.models import User
+from tambo.privacy.models import AccessEntry
 
 from .conftest import answers_for, make_citizen, pdf_upload, procedure
 
@@ -139,13 +141,27 @@ def test_unsigned_and_tampered_requests_are_refused(network):
     assert (status, answer["error"]["code"]) == (401, "bad_signature")
 
 
-def test_a_replayed_request_is_refused(network):
+def test_a_replayed_request_is_refused(network, licence):
     body = body_for(HOLDER)
     message = unsigned(service_url(network), "once")
     sign_request(message, body, "MTC")
     assert send(service_url(network), message.headers, body)[0] == 200
     status, answer = send(service_url(network), message.headers, body)
     assert (status, answer["error"]["code"]) == (401, "replayed")
+    # The answer served is in the citizen's "who read my data" log once, written with its
+    # message log entry; the refused replay left only its own log entry.
+    assert _served_and_seen("once") == (1, 1, 1)
+    assert ExchangeLog.objects.filter(request_id="once", outcome="replayed").count() == 1
+
+
+def _served_and_seen(request_id: str) -> tuple[int, int, int]:
+    """(answers served, access entries for the holder, their audit entries)."""
+    holder = User.objects.get(document_number=HOLDER["document_number"])
+    return (
+        ExchangeLog.objects.filter(request_id=request_id, direction="in", outcome="ok").count(),
+        AccessEntry.objects.filter(citizen=holder, agency_code="MTC").count(),
+        AuditEntry.objects.filter(action="privacy.access", object_id=str(holder.pk)).count(),
+    )
 
 
 def test_an_expired_request_is_refused(network):
@@ -210,7 +226,7 @@ def test_the_registry_and_each_service_openapi_are_published(network):
     connection.vendor != "postgresql",
     reason="several server threads writing at once need a database server (runs in the PostgreSQL pass)",
 )
-def test_only_one_of_many_concurrent_replays_is_served(network):
+def test_only_one_of_many_concurrent_replays_is_served(network, licence):
     body = body_for(HOLDER)
     message = unsigned(service_url(network), "race")
     sign_request(message, body, "MTC")
@@ -226,3 +242,4 @@ def test_only_one_of_many_concurrent_replays_is_served(network):
     for t in threads:
         t.join()
     assert sorted(statuses).count(200) == 1
+    assert _served_and_seen("race") == (1, 1, 1)

@@ -23,7 +23,7 @@ from http_message_signatures import (
 from http_message_signatures.exceptions import HTTPMessageSignaturesException
 
 from tambo.core import clock
-from tambo.exchange import keys
+from tambo.exchange import keys, signing
 from tambo.exchange.errors import ExchangeError
 from tambo.exchange.registry import registry, write_agency
 from tambo.exchange.signing import (
@@ -257,3 +257,55 @@ def test_an_answer_signed_by_tambo_verifies_with_both_and_is_bound_to_its_reques
     other.status_code = 403
     with pytest.raises(ExchangeError):
         verify(other, body, TAG_ANSWER, ANSWER_COMPONENTS)
+
+
+def _freeze(monkeypatch, at: dt.datetime) -> None:
+    monkeypatch.setattr(clock, "now", lambda: at)
+
+
+@pytest.mark.parametrize("kind", ["request", "answer"])
+def test_tambo_signs_byte_for_byte_as_the_library_does(agencies, monkeypatch, kind):
+    """Same key, time, nonce and components: Tambo's signer and the library's write the same
+    Content-Digest, Signature-Input and Signature (Ed25519 is deterministic)."""
+    at = dt.datetime(2026, 12, 1, 10, 0, 0, 500000, tzinfo=dt.UTC)
+    _freeze(monkeypatch, at)
+    monkeypatch.setattr(signing.secrets, "token_urlsafe", lambda n: "n-fixed")
+    if kind == "request":
+        ours, theirs, agency = request(), request(), "MTC"
+        sign_request(ours, BODY, agency)
+        tag, components = TAG_REQUEST, REQUEST_COMPONENTS
+    else:
+        headers = {"content-type": "application/json", "tambo-request-id": "r-1"}
+        ours = Answer(200, {**headers, "tambo-request-nonce": "n-1"}, request())
+        theirs = copy.deepcopy(ours)
+        agency = "MDSI"
+        sign_answer(ours, BODY, agency)
+        tag, components = TAG_ANSWER, ANSWER_COMPONENTS
+    LIBRARY_SIGNER.sign(
+        theirs,
+        key_id=registry().agency(agency).key_id,
+        created=at,
+        expires=at + LIFETIME,
+        nonce="n-fixed",
+        tag=tag,
+        covered_component_ids=components,
+        body=BODY,
+    )
+    for name in ("Content-Digest", "Signature-Input", "Signature"):
+        assert ours.headers[name] == theirs.headers[name], name
+    assert ours.headers == theirs.headers
+
+
+def test_signing_again_replaces_the_old_fields(agencies):
+    message = signed_by_tambo()
+    sign_request(message, BODY + b" ", "MTC")
+    names = [n.lower() for n in message.headers]
+    assert names.count("signature") == names.count("content-digest") == 1
+    assert tambo_accepts(message, BODY + b" ") and library_accepts(message, BODY + b" ")
+
+
+def test_a_field_that_would_forge_a_line_is_not_signed(agencies):
+    message = request()
+    message.headers["tambo-purpose"] = '{"filing":"x"}\n"@method": GET'
+    with pytest.raises(ExchangeError):
+        sign_request(message, BODY, "MTC")

@@ -136,32 +136,62 @@ def record_with_statement(
     """
     if connection.vendor != "postgresql":
         raise RuntimeError("record_with_statement needs PostgreSQL; use record() elsewhere")
-    entries, pending = AuditEntry._meta.db_table, PendingSeal._meta.db_table
-    sql = (
-        f"WITH {prelude}, "  # noqa: S608 — table names from the models; values are parameters  # nosec B608
-        f"audit_entry AS (INSERT INTO {entries} (at, actor_id, actor_label, action, object_type, "
-        f"object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, ({object_id_sql}), %s, "
-        f"CAST(%s AS jsonb)) RETURNING id), "
-        f"audit_pending AS (INSERT INTO {pending} (entry_id) SELECT id FROM audit_entry) "
-        f"SELECT {returning}"
+    entry, entry_params = entry_ctes(
+        "audit",
+        f"({object_id_sql})",
+        [],
+        action,
+        object_type,
+        actor_id=getattr(actor, "pk", None),
+        actor_label=(actor_label or str(getattr(actor, "username", "") or (actor or "system"))),
+        agency_code=agency_code,
+        data=data,
+        at=at,
     )
+    sql = f"WITH {prelude}, {entry} SELECT {returning}"
     with bound_cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                *params,
-                at or clock.now(),
-                getattr(actor, "pk", None),
-                (actor_label or str(getattr(actor, "username", "") or (actor or "system")))[:150],
-                action,
-                object_type,
-                agency_code,
-                json.dumps(data or {}, cls=DjangoJSONEncoder),
-            ],
-        )
+        cursor.execute(sql, [*params, *entry_params])
         row = cursor.fetchone()
     transaction.on_commit(seal_quietly)
     return row
+
+
+def entry_ctes(
+    name: str,
+    object_id_sql: str,
+    object_id_params: list[Any],
+    action: str,
+    object_type: str,
+    *,
+    actor_id: int | None,
+    actor_label: str,
+    agency_code: str = "",
+    data: dict[str, Any] | None = None,
+    at: Any = None,
+) -> tuple[str, list[Any]]:
+    """PostgreSQL: the two CTEs (``name_entry``, ``name_pending``) that append an audit entry
+    and queue it for sealing, with their parameters: the building block of
+    :func:`record_with_statement`, and for a statement that writes two audited things at once
+    (its other entry's CTEs go in the prelude; the sealing is queued once, after commit).
+    ``object_id_sql`` is a scalar SQL expression over ``object_id_params`` and the statement's
+    other CTEs."""
+    entries, pending = AuditEntry._meta.db_table, PendingSeal._meta.db_table
+    sql = (
+        f"{name}_entry AS (INSERT INTO {entries} (at, actor_id, actor_label, action, "  # noqa: S608 — table names from the models; values are parameters  # nosec B608
+        f"object_type, object_id, agency_code, data) VALUES (%s, %s, %s, %s, %s, "
+        f"{object_id_sql}, %s, CAST(%s AS jsonb)) RETURNING id), "
+        f"{name}_pending AS (INSERT INTO {pending} (entry_id) SELECT id FROM {name}_entry)"
+    )
+    return sql, [
+        at or clock.now(),
+        actor_id,
+        actor_label[:150],
+        action,
+        object_type,
+        *object_id_params,
+        agency_code,
+        json.dumps(data or {}, cls=DjangoJSONEncoder),
+    ]
 
 
 def record_many(entries: list[dict[str, Any]], *, actor: Any = None) -> int:

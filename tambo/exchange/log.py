@@ -8,6 +8,8 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 
 from tambo.core import audit, clock
+from tambo.privacy import access as access_log
+from tambo.privacy.access import AccessRecord
 
 from .models import ExchangeLog, SeenNonce
 
@@ -36,21 +38,30 @@ _JSON_COLUMNS = {"request_headers", "answer_headers"}
 _NONCE_CONSTRAINT = "unique_nonce"
 
 
-def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog | None:
+def write(
+    *,
+    nonce: tuple[str, str] | None = None,
+    access: AccessRecord | None = None,
+    **fields: Any,
+) -> ExchangeLog | None:
     """One log entry plus its audit entry, all or nothing.
 
     With ``nonce`` (key id, nonce of a verified request) the nonce is recorded with them, so
     the same signed request is never served twice. If it was already used (a replay,
     possibly running at the same moment) nothing is written and None is returned: the caller
-    answers ``replayed`` instead.
+    answers ``replayed`` instead. With ``access`` (the citizen's "who read my data" entry for
+    the data the answer carries) that entry and its audit entry are written with them too:
+    an answer served is in both logs, a refused replay in neither.
     """
     fields.setdefault("at", clock.now())
     if connection.vendor == "postgresql":
-        return _write_postgres(nonce, fields)
+        return _write_postgres(nonce, access, fields)
     with transaction.atomic():
         if nonce is not None and not _first_use(*nonce):
             return None
         entry = ExchangeLog.objects.create(**fields)
+        if access is not None:
+            access_log.write_in_transaction(access)
         audit.record(
             _action(fields),
             "exchange",
@@ -61,11 +72,14 @@ def write(*, nonce: tuple[str, str] | None = None, **fields: Any) -> ExchangeLog
     return entry
 
 
-def _write_postgres(nonce: tuple[str, str] | None, fields: dict[str, Any]) -> ExchangeLog | None:
-    """The nonce, the log entry and its audit entry in one statement (one round trip; outside
-    a transaction, one commit). The nonce's unique constraint refuses a replay: the statement
-    fails as a whole, so nothing of it is written, and a concurrent use of the same nonce
-    waits for the first one's commit before it fails."""
+def _write_postgres(
+    nonce: tuple[str, str] | None, access: AccessRecord | None, fields: dict[str, Any]
+) -> ExchangeLog | None:
+    """The nonce, the log entry and its audit entry, and the citizen's access entry and its
+    audit entry, in one statement (one round trip; outside a transaction, one commit). The
+    nonce's unique constraint refuses a replay: the statement fails as a whole, so nothing
+    of it is written, and a concurrent use of the same nonce waits for the first one's
+    commit before it fails."""
     entry = ExchangeLog(**fields)
     values = [getattr(entry, column) for column in _COLUMNS]
     placeholders = ", ".join(
@@ -81,6 +95,10 @@ def _write_postgres(nonce: tuple[str, str] | None, fields: dict[str, Any]) -> Ex
         "subject AS (SELECT CAST(%s AS text) AS id)"
     )
     params.append(fields["request_id"])
+    if access is not None:
+        access_sql, access_params = access_log.statement_parts(access)
+        prelude = f"{prelude}, {access_sql}"
+        params.extend(access_params)
     if nonce is not None:
         prelude = (
             f"seen AS (INSERT INTO {SeenNonce._meta.db_table} (key_id, nonce, seen_at) "  # noqa: S608 - table name from the model; values are parameters  # nosec B608

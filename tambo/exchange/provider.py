@@ -11,7 +11,8 @@ import jsonschema
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 
-from tambo.privacy.access import record_access
+from tambo.privacy import access as access_log
+from tambo.privacy.access import AccessRecord, prepare_access
 
 from . import keys, log
 from .errors import ExchangeError, refused
@@ -87,10 +88,10 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
             ) from None
         answer = HANDLERS[code](service.owner, query)
         service.check_answer(answer)  # never sign an answer that breaks the schema
-        response = _answer(200, answer, message, nonce, context, started)
-        if response.status_code == 200:
-            tell_the_citizen(query, service, verified.agency, purpose)
-        return response
+        # The citizen's "who read my data" entry is written with the message log entry, in
+        # the same statement: a served answer is in both, a refused replay in neither.
+        access = citizen_access(query, service, verified.agency, purpose)
+        return _answer(200, answer, message, nonce, context, started, access=access)
     except ExchangeError as error:
         return _answer(
             error.status,
@@ -103,9 +104,19 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
 
 
 def tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str, Any]) -> None:
-    """The answer carried a citizen's data: it goes into their "who read my data" log."""
+    """Write the citizen's access entry at once (for a caller without a message log entry)."""
+    record = citizen_access(query, service, consumer, purpose)
+    if record is not None:
+        access_log.write(record)
+
+
+def citizen_access(
+    query: Any, service: Any, consumer: str, purpose: dict[str, Any]
+) -> AccessRecord | None:
+    """The answer carries a citizen's data: the entry for their "who read my data" log (not
+    yet written), or None if the query names no citizen known here."""
     if not isinstance(query, dict) or not query.get("document_number"):
-        return
+        return None
     citizen = (
         get_user_model()
         .objects.filter(
@@ -116,8 +127,8 @@ def tell_the_citizen(query: Any, service: Any, consumer: str, purpose: dict[str,
         .first()
     )
     if citizen is None:
-        return
-    record_access(
+        return None
+    return prepare_access(
         None,
         citizen.pk,
         [("personal_data", f"{service.name} ({service.owner})")],
@@ -158,6 +169,7 @@ def _answer(
     nonce: str,
     context: dict[str, Any],
     started: float,
+    access: AccessRecord | None = None,
 ) -> HttpResponse:
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
     headers = {
@@ -176,6 +188,7 @@ def _answer(
     context.setdefault("outcome", "ok" if status == 200 else "error")
     written = log.write(
         nonce=nonce_key,
+        access=access,
         direction="in",
         http_status=status,
         duration_ms=(time.perf_counter() - started) * 1000,

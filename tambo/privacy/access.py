@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -43,7 +44,24 @@ def withheld_until(reserved_until: dt.date | None, today: dt.date | None = None)
     return reserved_until if reserved_until >= today else None
 
 
-def record_access(
+@dataclass(frozen=True)
+class AccessRecord:
+    """An access about to be recorded: its rows and its audit entry, not yet written.
+
+    :func:`record_access` writes it at once; a caller that writes something else in the
+    same moment (the exchange's message log) passes it along, so both go in one statement.
+    """
+
+    citizen_id: int
+    at: dt.datetime
+    accessor: Any
+    rows: list[tuple[Any, ...]]
+    agency_code: str
+    audit_label: str
+    data: dict[str, Any]
+
+
+def prepare_access(
     accessor: Any,
     citizen_id: int,
     seen: Sequence[Seen],
@@ -55,18 +73,14 @@ def record_access(
     filing_number: str = "",
     reserved_until: dt.date | None = None,
     accessor_label: str | None = None,
-) -> int:
-    """Record that ``accessor`` saw ``seen`` of the citizen's data; returns the entries written.
-
-    ``accessor`` is the official (a user) or ``None`` for a system of another agency, which
-    then names itself in ``accessor_label``. ``reserved_until`` is the expediente's legal
-    reserve (already loaded by the caller, so that recording reads nothing).
-    """
+) -> AccessRecord | None:
+    """The record :func:`record_access` writes, or None when there is nothing to record (the
+    citizen reading their own data, or nothing seen)."""
     accessor_id = getattr(accessor, "pk", None)
     if accessor_id is not None and accessor_id == citizen_id:
-        return 0  # the citizen reading their own data
+        return None  # the citizen reading their own data
     if not seen:
-        return 0
+        return None
     for category, _detail in seen:
         if category not in DataCategory.values:
             raise ValueError(f"unknown data category {category!r}")
@@ -97,23 +111,70 @@ def record_access(
         "purpose": purpose,
         "withheld_until": withheld.isoformat() if withheld else None,
     }
+    audit_label = str(getattr(accessor, "username", "") or label)[:150]
+    return AccessRecord(citizen_id, at, accessor, rows, agency_code, audit_label, data)
+
+
+def record_access(
+    accessor: Any,
+    citizen_id: int,
+    seen: Sequence[Seen],
+    *,
+    agency_code: str,
+    agency_name: str,
+    purpose: str,
+    legal_basis: str = "",
+    filing_number: str = "",
+    reserved_until: dt.date | None = None,
+    accessor_label: str | None = None,
+) -> int:
+    """Record that ``accessor`` saw ``seen`` of the citizen's data; returns the entries written.
+
+    ``accessor`` is the official (a user) or ``None`` for a system of another agency, which
+    then names itself in ``accessor_label``. ``reserved_until`` is the expediente's legal
+    reserve (already loaded by the caller, so that recording reads nothing).
+    """
+    record = prepare_access(
+        accessor,
+        citizen_id,
+        seen,
+        agency_code=agency_code,
+        agency_name=agency_name,
+        purpose=purpose,
+        legal_basis=legal_basis,
+        filing_number=filing_number,
+        reserved_until=reserved_until,
+        accessor_label=accessor_label,
+    )
+    if record is None:
+        return 0
+    write(record)
+    return len(record.rows)
+
+
+def write(record: AccessRecord) -> None:
+    """Write a prepared record: on PostgreSQL one statement, elsewhere one transaction."""
     if connection.vendor == "postgresql":
-        audit_label = str(getattr(accessor, "username", "") or label)[:150]
-        _insert_postgres(rows, at, accessor_id, audit_label, agency_code, citizen_id, data)
+        _insert_postgres(record)
     else:
         with transaction.atomic():
-            AccessEntry.objects.bulk_create(
-                [AccessEntry(**dict(zip(_COLUMNS.split(", "), row, strict=True))) for row in rows]
-            )
-            audit.record(
-                "privacy.access",
-                "citizen",
-                citizen_id,
-                actor=accessor or label,
-                agency_code=agency_code,
-                data=data,
-            )
-    return len(rows)
+            write_in_transaction(record)
+
+
+def write_in_transaction(record: AccessRecord) -> None:
+    """Write ``record`` inside the caller's transaction, with the ORM (any database)."""
+    names = _COLUMNS.split(", ")
+    AccessEntry.objects.bulk_create(
+        [AccessEntry(**dict(zip(names, row, strict=True))) for row in record.rows]
+    )
+    audit.record(
+        "privacy.access",
+        "citizen",
+        record.citizen_id,
+        actor=record.accessor or record.rows[0][3],
+        agency_code=record.agency_code,
+        data=record.data,
+    )
 
 
 def record_filing_access(
@@ -142,17 +203,31 @@ def _label(accessor: Any) -> str:
     return f"{full} ({accessor.username})" if full else str(accessor.username)
 
 
-def _insert_postgres(
-    rows: list[tuple[Any, ...]],
-    at: dt.datetime,
-    actor_id: int | None,
-    label: str,
-    agency_code: str,
-    citizen_id: int,
-    data: dict[str, Any],
-) -> None:
+def statement_parts(record: AccessRecord, name: str = "access") -> tuple[str, list[Any]]:
+    """PostgreSQL: the data-modifying CTEs (``name``, ``name_audit_entry``,
+    ``name_audit_pending``) that write ``record`` and its audit entry, with their parameters,
+    for a caller that puts them in its own statement (see :func:`audit.record_with_statement`,
+    which queues the sealing after commit)."""
+    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(record.rows))
+    entry, entry_params = audit.entry_ctes(
+        f"{name}_audit",
+        "CAST(%s AS text)",
+        [str(record.citizen_id)],
+        "privacy.access",
+        "citizen",
+        actor_id=getattr(record.accessor, "pk", None),
+        actor_label=record.audit_label,
+        agency_code=record.agency_code,
+        data=record.data,
+        at=record.at,
+    )
+    sql = f"{name} AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values}), {entry}"  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
+    return sql, [*(v for row in record.rows for v in row), *entry_params]
+
+
+def _insert_postgres(record: AccessRecord) -> None:
     """Access entries + audit entry + sealing queue in one statement."""
-    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(rows))
+    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(record.rows))
     # Outside a transaction the statement is its own transaction: its commit need not wait
     # for the WAL flush (a crash of the database server may lose the last fraction of a
     # second of reads, never half of one). Inside a caller's transaction the caller's
@@ -166,14 +241,14 @@ def _insert_postgres(
     audit.record_with_statement(
         f"{setting}subject AS (SELECT CAST(%s AS text) AS id), "  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
         f"access AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values})",
-        [str(citizen_id), *(v for row in rows for v in row)],
+        [str(record.citizen_id), *(v for row in record.rows for v in row)],
         "SELECT id FROM subject",
         "relaxed.relaxed FROM relaxed" if relaxed else "1",
         "privacy.access",
         "citizen",
-        actor=SimpleNamespace(pk=actor_id),
-        actor_label=label,
-        agency_code=agency_code,
-        data=data,
-        at=at,
+        actor=SimpleNamespace(pk=getattr(record.accessor, "pk", None)),
+        actor_label=record.audit_label,
+        agency_code=record.agency_code,
+        data=record.data,
+        at=record.at,
     )
