@@ -188,6 +188,10 @@ class Node:
             TAMBO_MEDIA_ROOT=str(self.root / "media"),
             TAMBO_SIGNING_KEYS_DIR=str(self.root / "keys"),
             TAMBO_EXCHANGE_AGENCIES=str(agencies_file),
+            # Persistent connections for the whole run (production recycles them every 60 s):
+            # a backend that exits mid-window takes its CPU count with it, so the provider's
+            # CPU per answer could not be counted.
+            TAMBO_DB_CONN_MAX_AGE="3600",
         )
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -244,6 +248,10 @@ def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.
     latencies = sorted(latencies)
     p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
     overhead = 1 - signed["rps"] / unsigned["rps"]
+    per_round = sorted(
+        1 - s["done"] / s["window"] / (u["done"] / u["window"])
+        for s, u in zip(signed["windows"], unsigned["windows"], strict=True)
+    )
     cpu_overhead = 1 - unsigned["cpu_ms"] / signed["cpu_ms"]
     rows = [
         ("Signed request + verified answer, p50", f"{p50:.1f} ms", "", ""),
@@ -273,9 +281,22 @@ def report(latencies: list[float], signed: dict, unsigned: dict, args: argparse.
             "PASS" if overhead <= OVERHEAD_TARGET else "FAIL",
         ),
         (
+            "Cost of the protocol in each round (a signed and an unsigned window side by side), "
+            "lowest to highest",
+            ", ".join(f"{x:.0%}" for x in per_round),
+            "",
+            "info",
+        ),
+        (
             "Provider CPU per answer (gunicorn + PostgreSQL), signed / without the protocol",
             f"{signed['cpu_ms']:.2f} ms / {unsigned['cpu_ms']:.2f} ms "
             f"(the protocol's share: {cpu_overhead:.0%})",
+            "",
+            "info",
+        ),
+        (
+            "of which PostgreSQL backends, signed / without the protocol",
+            f"{signed['database_cpu_ms']:.2f} ms / {unsigned['database_cpu_ms']:.2f} ms",
             "",
             "info",
         ),
@@ -332,19 +353,23 @@ Filing.objects.filter(pk=filing.pk).update(status="approved", decided_at=timezon
 """
 
 
-def _provider_ticks(provider: Node) -> int:
+def _provider_ticks(provider: Node) -> tuple[int, int]:
     """CPU ticks used so far by the provider's gunicorn (master and workers) and by the
-    PostgreSQL backends of its database: the work a request costs the provider's machine."""
+    PostgreSQL backends of its database: the work a request costs the provider's machine.
+    (PostgreSQL's shared processes — WAL writer, checkpointer, autovacuum — are not counted.)"""
     table = _proc_table()
-    pids = _descendants(table, provider.proc.pid) if provider.proc else set()
+    web = _descendants(table, provider.proc.pid) if provider.proc else set()
     with _admin() as conn:
-        pids |= {
+        database = {
             row[0]
             for row in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s", (DATABASES["MDSI"],)
             )
         }
-    return sum(table[pid][1] for pid in pids if pid in table)
+    return (
+        sum(table[pid][1] for pid in web if pid in table),
+        sum(table[pid][1] for pid in database - web if pid in table),
+    )
 
 
 def throughput(consumer: Node, provider: Node, mode: str, args: argparse.Namespace) -> dict:
@@ -381,7 +406,8 @@ def throughput(consumer: Node, provider: Node, mode: str, args: argparse.Namespa
         results = [
             json.loads(caller.communicate(timeout=args.seconds + 120)[0]) for caller in callers
         ]
-        ticks = _provider_ticks(provider) - ticks
+        after = _provider_ticks(provider)
+        web_ticks, database_ticks = after[0] - ticks[0], after[1] - ticks[1]
     finally:
         for caller in callers:
             if caller.poll() is None:
@@ -390,7 +416,8 @@ def throughput(consumer: Node, provider: Node, mode: str, args: argparse.Namespa
     return {
         "done": sum(r["done"] for r in results),
         "window": window,
-        "ticks": ticks,
+        "ticks": web_ticks + database_ticks,
+        "database_ticks": database_ticks,
         "caller_cpu": sum(r["cpu"] for r in results),
         "errors": sum(r["errors"] for r in results),
         "exhausted": any(r["exhausted"] for r in results),
@@ -403,9 +430,14 @@ def _combined(windows: list[dict]) -> dict:
     return {
         "rps": done / sum(w["window"] for w in windows),
         "cpu_ms": sum(w["ticks"] for w in windows) / CLOCK_TICKS * 1000 / max(1, done),
+        "database_cpu_ms": sum(w["database_ticks"] for w in windows)
+        / CLOCK_TICKS
+        * 1000
+        / max(1, done),
         "caller_cpu_ms": sum(w["caller_cpu"] for w in windows) * 1000 / max(1, done),
         "errors": sum(w["errors"] for w in windows),
         "exhausted": any(w["exhausted"] for w in windows),
+        "windows": windows,
     }
 
 
@@ -414,7 +446,7 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each window")
     parser.add_argument(
-        "--rounds", type=int, default=4, help="windows per variant, alternated (S U, U S, ...)"
+        "--rounds", type=int, default=8, help="windows per variant, alternated (S U, U S, ...)"
     )
     parser.add_argument("--processes", type=int, default=4, help="calling processes")
     parser.add_argument("--threads", type=int, default=8, help="threads per calling process")
