@@ -115,37 +115,15 @@ def prepare_access(
     return AccessRecord(citizen_id, at, accessor, rows, agency_code, audit_label, data)
 
 
-def record_access(
-    accessor: Any,
-    citizen_id: int,
-    seen: Sequence[Seen],
-    *,
-    agency_code: str,
-    agency_name: str,
-    purpose: str,
-    legal_basis: str = "",
-    filing_number: str = "",
-    reserved_until: dt.date | None = None,
-    accessor_label: str | None = None,
-) -> int:
+def record_access(accessor: Any, citizen_id: int, seen: Sequence[Seen], **details: Any) -> int:
     """Record that ``accessor`` saw ``seen`` of the citizen's data; returns the entries written.
 
     ``accessor`` is the official (a user) or ``None`` for a system of another agency, which
-    then names itself in ``accessor_label``. ``reserved_until`` is the expediente's legal
-    reserve (already loaded by the caller, so that recording reads nothing).
+    then names itself in ``accessor_label``. ``details`` are :func:`prepare_access`'s keyword
+    arguments: agency, purpose, legal basis, expediente and its legal reserve (already loaded
+    by the caller, so that recording reads nothing).
     """
-    record = prepare_access(
-        accessor,
-        citizen_id,
-        seen,
-        agency_code=agency_code,
-        agency_name=agency_name,
-        purpose=purpose,
-        legal_basis=legal_basis,
-        filing_number=filing_number,
-        reserved_until=reserved_until,
-        accessor_label=accessor_label,
-    )
+    record = prepare_access(accessor, citizen_id, seen, **details)
     if record is None:
         return 0
     write(record)
@@ -171,7 +149,7 @@ def write_in_transaction(record: AccessRecord) -> None:
         "privacy.access",
         "citizen",
         record.citizen_id,
-        actor=record.accessor or record.rows[0][3],
+        actor=record.accessor or record.audit_label,
         agency_code=record.agency_code,
         data=record.data,
     )
@@ -208,7 +186,7 @@ def statement_parts(record: AccessRecord, name: str = "access") -> tuple[str, li
     ``name_audit_pending``) that write ``record`` and its audit entry, with their parameters,
     for a caller that puts them in its own statement (see :func:`audit.record_with_statement`,
     which queues the sealing after commit)."""
-    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(record.rows))
+    rows, rows_params = _rows_cte(record, name)
     entry, entry_params = audit.entry_ctes(
         f"{name}_audit",
         "CAST(%s AS text)",
@@ -221,13 +199,19 @@ def statement_parts(record: AccessRecord, name: str = "access") -> tuple[str, li
         data=record.data,
         at=record.at,
     )
-    sql = f"{name} AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values}), {entry}"  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
-    return sql, [*(v for row in record.rows for v in row), *entry_params]
+    return f"{rows}, {entry}", [*rows_params, *entry_params]
+
+
+def _rows_cte(record: AccessRecord, name: str) -> tuple[str, list[Any]]:
+    """The CTE ``name`` inserting the record's access entries, and its parameters."""
+    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(record.rows))
+    sql = f"{name} AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values})"  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
+    return sql, [v for row in record.rows for v in row]
 
 
 def _insert_postgres(record: AccessRecord) -> None:
     """Access entries + audit entry + sealing queue in one statement."""
-    values = ", ".join(["(" + ", ".join(["%s"] * 12) + ")"] * len(record.rows))
+    rows, rows_params = _rows_cte(record, "access")
     # Outside a transaction the statement is its own transaction: its commit need not wait
     # for the WAL flush (a crash of the database server may lose the last fraction of a
     # second of reads, never half of one). Inside a caller's transaction the caller's
@@ -239,9 +223,8 @@ def _insert_postgres(record: AccessRecord) -> None:
         else ""
     )
     audit.record_with_statement(
-        f"{setting}subject AS (SELECT CAST(%s AS text) AS id), "  # noqa: S608 - table and columns from the model; values are parameters  # nosec B608
-        f"access AS (INSERT INTO {AccessEntry._meta.db_table} ({_COLUMNS}) VALUES {values})",
-        [str(record.citizen_id), *(v for row in record.rows for v in row)],
+        f"{setting}subject AS (SELECT CAST(%s AS text) AS id), {rows}",
+        [str(record.citizen_id), *rows_params],
         "SELECT id FROM subject",
         "relaxed.relaxed FROM relaxed" if relaxed else "1",
         "privacy.access",
