@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import QuerySet
 
@@ -115,16 +115,32 @@ def issued_documents(filing: Filing) -> list[Any]:
 APPROVED_STATES = ("approved", "approved_by_silence")
 
 
+class GrantedRecord(NamedTuple):
+    """One line of an agency's register of what it granted."""
+
+    number: str
+    procedure: str
+    decided_at: dt.datetime | None
+
+
 def approved_filings_of(
     agency_code: str, document_type: str, document_number: str, *, procedure_prefix: str = ""
-) -> list[Filing]:
+) -> list[GrantedRecord]:
     """Expedientes of an agency approved for the holder of a document (the agency's register
-    of what it granted, as other agencies may ask for it through the exchange)."""
-    qs = Filing.objects.filter(
-        agency__code=agency_code,
-        citizen__document_type=document_type,
-        citizen__document_number=document_number,
-        status__in=APPROVED_STATES,
-        procedure_version__procedure__code__startswith=procedure_prefix,
-    ).select_related("procedure_version__procedure")
-    return list(qs.order_by("-decided_at", "-id")[:100])
+    of what it granted, as other agencies may ask for it through the exchange), newest first.
+
+    Only the three columns the register shows are read: another agency's call should not
+    load each expediente with its procedure version's whole file (that was most of the
+    exchange provider's time)."""
+    rows = (
+        Filing.objects.filter(
+            agency__code=agency_code,
+            citizen__document_type=document_type,
+            citizen__document_number=document_number,
+            status__in=APPROVED_STATES,
+            procedure_version__procedure__code__startswith=procedure_prefix,
+        )
+        .order_by("-decided_at", "-id")
+        .values_list("number", "procedure_version__procedure__code", "decided_at")[:100]
+    )
+    return [GrantedRecord(*row) for row in rows]

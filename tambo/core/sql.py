@@ -6,7 +6,11 @@ and plans the statement anew each time. For a statement run on every request wit
 parameters (a filing's number, expediente and audit entry in one statement) that is a good
 share of the request's CPU on both sides. :func:`bound_cursor` sends the parameters
 separately (server-side binding), so psycopg adapts them in C and, after a statement has run
-a few times on a connection, prepares it: PostgreSQL then skips parsing and planning.
+``TAMBO_DB_PREPARE_THRESHOLD`` times on a connection, prepares it: PostgreSQL then skips
+parsing and planning. (Django turns psycopg's automatic preparation off for every connection;
+it is turned back on here, and only these cursors use it: Django's own client-side binding
+cursors never prepare. Measured on the exchange's message log statement: 0.9 ms of
+PostgreSQL CPU per statement unprepared, bench/RESULTS.md.)
 
 Prepared statements live per database connection; behind PgBouncer in transaction mode they
 need PgBouncer >= 1.21 with ``max_prepared_statements`` (docs/operations.md). The global
@@ -20,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from django.conf import settings
 from django.db import connections
 
 
@@ -39,6 +44,9 @@ def bound_cursor(using: str = "default") -> Iterator[Any]:
     connection.ensure_connection()
     connection.validate_thread_sharing()
     with connection.wrap_database_errors:
+        threshold = settings.TAMBO_DB_PREPARE_THRESHOLD or None
+        if connection.connection.prepare_threshold != threshold:
+            connection.connection.prepare_threshold = threshold
         raw = psycopg.Cursor(connection.connection)
         loader = connection.connection.adapters.get_loader(
             psycopg.postgres.types["timestamptz"].oid, Format.TEXT

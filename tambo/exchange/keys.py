@@ -49,6 +49,22 @@ def hosts(agency_code: str) -> bool:
     return key_path(agency_code, current_key_id(agency_code)).exists()
 
 
+def serves(agency_code: str) -> bool:
+    """:func:`hosts`, for the provider's every request: a key found is remembered for the
+    process (a serving node keeps its loaded key, as :func:`signing_key` does, and a rotation
+    brings a new key id, looked for afresh); a key not found is looked for again each time."""
+    held = (str(settings.TAMBO_SIGNING_KEYS), agency_code, current_key_id(agency_code))
+    if held in _SERVED:
+        return True
+    if key_path(agency_code, held[2]).exists():
+        _SERVED.add(held)
+        return True
+    return False
+
+
+_SERVED: set[tuple[str, str, str]] = set()
+
+
 def ensure_key(agency_code: str) -> tuple[str, str]:
     """The key this node signs with for the agency, created if it has none: its key id and
     public key (the registry's current key when this node holds it, else a first key)."""

@@ -35,6 +35,13 @@ _COLUMNS = (
     "answer_body",
 )
 _JSON_COLUMNS = {"request_headers", "answer_headers"}
+# Each column's default, for a field the caller leaves out (the values go straight into the
+# statement: building a model instance per entry only to read them back cost more).
+_DEFAULTS = {
+    field.name: field.get_default()
+    for field in ExchangeLog._meta.concrete_fields
+    if field.name in _COLUMNS
+}
 _NONCE_CONSTRAINT = "unique_nonce"
 
 
@@ -43,8 +50,8 @@ def write(
     nonce: tuple[str, str] | None = None,
     access: AccessRecord | None = None,
     **fields: Any,
-) -> ExchangeLog | None:
-    """One log entry plus its audit entry, all or nothing.
+) -> int | None:
+    """One log entry plus its audit entry, all or nothing; returns the entry's id.
 
     With ``nonce`` (key id, nonce of a verified request) the nonce is recorded with them, so
     the same signed request is never served twice. If it was already used (a replay,
@@ -59,7 +66,7 @@ def write(
     with transaction.atomic():
         if nonce is not None and not _first_use(*nonce):
             return None
-        entry = ExchangeLog.objects.create(**fields)
+        entry_id = ExchangeLog.objects.create(**fields).pk
         if access is not None:
             access_log.write_in_transaction(access)
         audit.record(
@@ -69,19 +76,21 @@ def write(
             agency_code=_agency(fields),
             data=_audit_data(fields),
         )
-    return entry
+    return entry_id
 
 
 def _write_postgres(
     nonce: tuple[str, str] | None, access: AccessRecord | None, fields: dict[str, Any]
-) -> ExchangeLog | None:
+) -> int | None:
     """The nonce, the log entry and its audit entry, and the citizen's access entry and its
     audit entry, in one statement (one round trip; outside a transaction, one commit). The
     nonce's unique constraint refuses a replay: the statement fails as a whole, so nothing
     of it is written, and a concurrent use of the same nonce waits for the first one's
     commit before it fails."""
-    entry = ExchangeLog(**fields)
-    values = [getattr(entry, column) for column in _COLUMNS]
+    unknown = fields.keys() - _DEFAULTS.keys()
+    if unknown:
+        raise TypeError(f"not a column of the exchange log: {sorted(unknown)}")
+    values = [fields.get(column, _DEFAULTS[column]) for column in _COLUMNS]
     placeholders = ", ".join(
         "CAST(%s AS jsonb)" if column in _JSON_COLUMNS else "%s" for column in _COLUMNS
     )
@@ -108,7 +117,7 @@ def _write_postgres(
     try:
         # Inside a caller's transaction a savepoint keeps a refused replay from aborting it.
         with transaction.atomic() if connection.in_atomic_block else _no_block():
-            (entry.pk,) = audit.record_with_statement(
+            (entry_id,) = audit.record_with_statement(
                 prelude,
                 params,
                 "SELECT id FROM subject",
@@ -122,7 +131,7 @@ def _write_postgres(
         if nonce is not None and _violates(error, _NONCE_CONSTRAINT):
             return None
         raise
-    return entry
+    return entry_id
 
 
 class _no_block:

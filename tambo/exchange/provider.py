@@ -49,7 +49,7 @@ def serve(request: HttpRequest, code: str, version: str) -> HttpResponse:
     }
     try:
         service = registry().service(code, version)
-        if service is None or not keys.hosts(service.owner):
+        if service is None or not keys.serves(service.owner):
             raise ExchangeError("unknown_service", "Este nodo no presta ese servicio.", status=404)
         context["provider"] = service.owner
         if len(body) > MAX_BODY:

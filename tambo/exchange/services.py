@@ -26,11 +26,11 @@ def operating_licences(owner: str, query: dict[str, Any]) -> dict[str, Any]:
         },
         "licences": [
             {
-                "number": f.number,
-                "procedure": f.procedure_version.procedure.code,
-                "approved_on": f.decided_at.date().isoformat() if f.decided_at else None,
+                "number": row.number,
+                "procedure": row.procedure,
+                "approved_on": row.decided_at.date().isoformat() if row.decided_at else None,
             }
-            for f in rows
+            for row in rows
         ],
     }
 

@@ -7,13 +7,13 @@ lists for the agency. The answer is signed by the providing agency over its stat
 Content-Digest and the request's id, signature and nonce (``;req``-style binding by value),
 so an answer cannot be replayed for another request. This module signs and verifies Tambo's
 one profile (see :func:`_sign` and :func:`verify`) and checks time; replay is checked by the
-caller. ``http-sf`` parses and serialises the structured fields; the tests hold both sides to
-``http-message-signatures``, a general RFC 9421 implementation, as the reference.
+caller. :mod:`.structured` reads and writes the structured fields (``http-sf`` for any shape
+but Tambo's own); the tests hold both sides to ``http-message-signatures``, a general
+RFC 9421 implementation, as the reference.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -21,12 +21,11 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import http_sf
 from cryptography.exceptions import InvalidSignature
 
 from tambo.core import clock
 
-from . import keys
+from . import keys, structured
 from .errors import ExchangeError, refused
 from .registry import registry
 
@@ -121,9 +120,7 @@ def _sign(
     headers = message.headers
     for name in [n for n in headers if n.lower() in _WRITTEN]:
         del headers[name]
-    headers["Content-Digest"] = (
-        f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
-    )
+    headers["Content-Digest"] = structured.bytes_member("sha-256", hashlib.sha256(body).digest())
     signature_params = _serialised_params([(name, {}) for name in components], params)
     base = _signature_base(
         message, {k.lower(): v for k, v in headers.items()}, components, signature_params
@@ -132,7 +129,7 @@ def _sign(
         raise ExchangeError("bad_request", "Un campo a firmar no es válido.", status=500)
     signature = keys.signing_key(agency, key_id).sign(base)
     headers["Signature-Input"] = f"{LABEL}={signature_params}"
-    headers["Signature"] = f"{LABEL}=:{base64.b64encode(signature).decode()}:"
+    headers["Signature"] = structured.bytes_member(LABEL, signature)
 
 
 _WRITTEN = frozenset({"signature", "signature-input", "content-digest"})
@@ -158,7 +155,7 @@ def _signature_base(
 def _single_member(headers: dict[str, str], name: str) -> tuple[str, Any, dict]:
     """The only member of a Signature or Signature-Input dictionary: (label, value, params)."""
     try:
-        parsed = http_sf.parse(headers[name].encode(), tltype="dictionary")
+        parsed = structured.parse_dictionary(headers[name])
     except Exception:
         raise refused("bad_signature", f"{name} no es válido.") from None
     if len(parsed) != 1:
@@ -246,13 +243,13 @@ def verify(
 
 def _serialised_params(covered: list, params: dict) -> str:
     """The signature's inner list as RFC 8941 serialises it (the ``@signature-params`` line)."""
-    return http_sf.ser({"x": (covered, params)})[2:]
+    return structured.serialise_inner_list(covered, params)
 
 
 def _check_digest(headers: dict[str, str], body: bytes) -> None:
     """The body must match its SHA-256 Content-Digest (RFC 9530), the only one Tambo sends."""
     try:
-        digests = http_sf.parse(headers.get("content-digest", "").encode(), tltype="dictionary")
+        digests = structured.parse_dictionary(headers.get("content-digest", ""))
     except Exception:
         raise refused("bad_signature", "Content-Digest no es válido.") from None
     value = digests.get("sha-256", (None, None))[0]

@@ -146,6 +146,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         tcp_user_timeout=env_int("TAMBO_DB_TCP_USER_TIMEOUT_MS", 10000),
         server_side_binding=env_bool("TAMBO_DB_SERVER_SIDE_BINDING", False),
     )
+# The hot-path statements of tambo.core.sql.bound_cursor are prepared after running this many
+# times on a connection (PostgreSQL then skips parsing and planning them). 0 never prepares:
+# for a pooler in transaction mode without prepared-statement support (PgBouncer < 1.21, or
+# without max_prepared_statements; docs/scaling.md).
+TAMBO_DB_PREPARE_THRESHOLD = env_int("TAMBO_DB_PREPARE_THRESHOLD", 5)
 # A server that stops answering on an open connection (frozen, or a network that swallows
 # packets while acknowledging them) is given up on after this long: the connection is closed
 # and the request answers 503 (tambo.core.dbwait). By default the statement timeout plus 2 s,
