@@ -246,3 +246,15 @@ def official_client(user: User) -> Client:
 def admin_client(admin_user) -> Client:
     """pytest-django's admin client, logged in with password and second factor (staff need it)."""
     return login_official(Client(), admin_user, password="password")
+
+
+@pytest.fixture
+def agencies(settings, tmp_path):
+    """Two agencies (MDSI, MTC) in a registry of their own, each with its exchange key."""
+    from tambo.exchange import keys
+    from tambo.exchange.registry import write_agency
+
+    settings.TAMBO_EXCHANGE_AGENCIES = tmp_path / "agencies.yaml"
+    settings.TAMBO_SIGNING_KEYS = tmp_path / "keys"
+    for code in ("MDSI", "MTC"):
+        write_agency(code, "https://node.example", keys.create_key(code))

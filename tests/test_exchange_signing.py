@@ -25,7 +25,7 @@ from http_message_signatures.exceptions import HTTPMessageSignaturesException
 from tambo.core import clock
 from tambo.exchange import keys, signing
 from tambo.exchange.errors import ExchangeError
-from tambo.exchange.registry import registry, write_agency
+from tambo.exchange.registry import registry
 from tambo.exchange.signing import (
     ANSWER_COMPONENTS,
     LIFETIME,
@@ -41,14 +41,6 @@ from tambo.exchange.signing import (
 
 URL = "https://mdsi.example.gob.pe/x/v1/services/licencias-funcionamiento/1"
 BODY = json.dumps({"query": {"document_number": "40111222"}}).encode()
-
-
-@pytest.fixture
-def agencies(settings, tmp_path):
-    settings.TAMBO_EXCHANGE_AGENCIES = tmp_path / "agencies.yaml"
-    settings.TAMBO_SIGNING_KEYS = tmp_path / "keys"
-    for code in ("MDSI", "MTC"):
-        write_agency(code, "https://node.example", keys.create_key(code))
 
 
 class _RegistryKeys(HTTPSignatureKeyResolver):

@@ -28,6 +28,7 @@ _LIST_MEMBER = re.compile(
 )
 _ITEM = re.compile(_STRING)
 _PARAMETER = re.compile(rf";({_KEY})=({_INTEGER}|{_STRING})")
+_KEY_ONLY = re.compile(_KEY)
 
 
 def parse_dictionary(value: str) -> dict[str, tuple[Any, dict[str, Any]]]:
@@ -74,9 +75,6 @@ def _parameter(key: str, value: Any) -> str | None:
         return f";{key}={value}" if abs(value) < 10**15 else None
     text = _string(value)
     return None if text is None else f";{key}={text}"
-
-
-_KEY_ONLY = re.compile(_KEY)
 
 
 def bytes_member(label: str, value: bytes) -> str:
